@@ -1,0 +1,160 @@
+// The contract between the pipeline engine and the stages.
+//
+// A stage is a typed, declarative unit: a name, a version, a parameter schema,
+// named inputs and outputs with their artifact kinds, and one function from
+// inputs to outputs. A stage never sees a path of the cache or a run record:
+// the engine hashes, stores, loads and records; the stage computes.
+
+import type { Table } from 'apache-arrow';
+
+/** How an artifact is stored and handed to a stage. */
+export type ArtifactKind = 'table' | 'json' | 'metrics' | 'blob';
+
+/** A binary file a stage produces: an image, a plot, a rendered table. */
+export interface Blob {
+  /** File extension without the dot (png, svg, md, csv, tex, bin...). */
+  readonly extension: string;
+  readonly bytes: Uint8Array;
+}
+
+/** Flat metrics: the run history records every entry. */
+export type Metrics = Record<string, number | string>;
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export interface ArtifactValues {
+  table: Table;
+  json: JsonValue;
+  metrics: Metrics;
+  blob: Blob;
+}
+
+// ---------------------------------------------------------------- parameters
+
+interface ParamBase {
+  readonly description: string;
+}
+export interface IntegerParam extends ParamBase {
+  readonly type: 'integer';
+  readonly default?: number;
+  readonly min?: number;
+  readonly max?: number;
+}
+export interface NumberParam extends ParamBase {
+  readonly type: 'number';
+  readonly default?: number;
+  readonly min?: number;
+  readonly max?: number;
+}
+export interface StringParam extends ParamBase {
+  readonly type: 'string';
+  readonly default?: string;
+}
+export interface BooleanParam extends ParamBase {
+  readonly type: 'boolean';
+  readonly default?: boolean;
+}
+export interface EnumParam<V extends string = string> extends ParamBase {
+  readonly type: 'enum';
+  readonly values: readonly V[];
+  readonly default?: V;
+}
+export interface ListParam extends ParamBase {
+  readonly type: 'list';
+  readonly items: 'integer' | 'number' | 'string';
+  readonly default?: readonly (number | string)[];
+}
+export type ParamSpec = IntegerParam | NumberParam | StringParam | BooleanParam | EnumParam | ListParam;
+export type ParamSchema = Record<string, ParamSpec>;
+
+type ParamValue<S extends ParamSpec> = S extends IntegerParam | NumberParam
+  ? number
+  : S extends StringParam
+    ? string
+    : S extends BooleanParam
+      ? boolean
+      : S extends EnumParam<infer V>
+        ? V
+        : S extends ListParam
+          ? (S['items'] extends 'string' ? string : number)[]
+          : never;
+
+/** The validated parameter values a stage receives: defaults already applied. */
+export type ParamsOf<S extends ParamSchema> = { readonly [K in keyof S]: ParamValue<S[K]> };
+
+// -------------------------------------------------------- inputs and outputs
+
+export interface InputSpec {
+  readonly kind: ArtifactKind;
+  readonly description: string;
+  /** Bound to a glob reference (`evaluate@*.metrics`): the stage receives a record keyed by instance name. */
+  readonly many?: boolean;
+  /** The config may leave it unbound. */
+  readonly optional?: boolean;
+}
+export interface OutputSpec {
+  readonly kind: ArtifactKind;
+  readonly description: string;
+}
+export type InputSchema = Record<string, InputSpec>;
+export type OutputSchema = Record<string, OutputSpec>;
+
+type InputValue<S extends InputSpec> = S['many'] extends true
+  ? Record<string, ArtifactValues[S['kind']]>
+  : S['optional'] extends true
+    ? ArtifactValues[S['kind']] | undefined
+    : ArtifactValues[S['kind']];
+
+export type InputsOf<S extends InputSchema> = { readonly [K in keyof S]: InputValue<S[K]> };
+export type OutputsOf<S extends OutputSchema> = { [K in keyof S]: ArtifactValues[S[K]['kind']] };
+
+// ------------------------------------------------------------------- context
+
+export interface Progress {
+  readonly done: number;
+  readonly total: number;
+  /** What is counted: images, iterations, bytes... */
+  readonly unit: string;
+}
+
+/** What the engine lends a running stage. */
+export interface StageContext {
+  /** Report progress on long work; cheap to call often (the engine throttles display). */
+  progress(done: number, total: number, unit: string): void;
+  /** A line for the log (plain text, no trailing newline). */
+  log(message: string): void;
+  /** Aborted when the run is cancelled. */
+  readonly signal: AbortSignal;
+  /** Cores this stage may use (all of them for an `allCores` stage, else 1). */
+  readonly threads: number;
+}
+
+// --------------------------------------------------------------------- stage
+
+export interface Stage<
+  P extends ParamSchema = ParamSchema,
+  I extends InputSchema = InputSchema,
+  O extends OutputSchema = OutputSchema,
+> {
+  /** The stage type, as written after `uses:` in a config. */
+  readonly name: string;
+  /** Bump when the outputs for the same inputs and params change: it invalidates the cache. */
+  readonly version: number;
+  readonly description: string;
+  readonly params: P;
+  readonly inputs: I;
+  readonly outputs: O;
+  /** The stage uses every core itself: the engine runs it alone. */
+  readonly allCores?: boolean;
+  run(inputs: InputsOf<I>, params: ParamsOf<P>, context: StageContext): Promise<OutputsOf<O>>;
+}
+
+/** Identity function that lets TypeScript infer a stage's parameter, input and output types. */
+export function defineStage<P extends ParamSchema, I extends InputSchema, O extends OutputSchema>(
+  stage: Stage<P, I, O>,
+): Stage<P, I, O> {
+  return stage;
+}
+
+/** Any stage, for registries and the engine. */
+export type AnyStage = Stage<any, any, any>;
