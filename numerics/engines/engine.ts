@@ -1,0 +1,47 @@
+// The contract every compute engine (onnxruntime, tfjs) implements.
+//
+// Pixels are always the 32x32x3 uint8 HWC images of data/tables.ts. The engine applies the
+// backbone's own input scaling and, when inputSize is not 32, a bilinear upsampling with
+// half-pixel centres inside the network, so that gradients are with respect to the 0..255
+// values of the 32x32 pixels themselves.
+
+/** A linear classifier on features: logits = weights · features + bias. */
+export interface LinearHead {
+  readonly classes: number;
+  readonly dimension: number;
+  /** classes x dimension, row-major. */
+  readonly weights: Float32Array;
+  /** classes values. */
+  readonly bias: Float32Array;
+}
+
+export interface LossGradient {
+  /** d(sum over images of the loss)/d(pixel value), count * 3072 values in HWC order. */
+  readonly gradient: Float32Array;
+  /** Softmax cross-entropy of each image, count values. */
+  readonly losses: Float32Array;
+}
+
+export interface FeatureEngine {
+  /** Length of one feature vector. */
+  readonly dimension: number;
+  /** count * 3072 uint8 HWC pixels (0..255) -> count x dimension features, row-major. */
+  features(pixels: Uint8Array, count: number): Promise<Float32Array>;
+  /**
+   * Gradient of the sum over images of softmax cross-entropy(head(features(x)), label) with
+   * respect to each 0..255 pixel value, and the per-image losses.
+   */
+  lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead): Promise<LossGradient>;
+  dispose(): Promise<void>;
+}
+
+export interface EngineOptions {
+  /** Side the 32x32 images are bilinearly resized to before the backbone (32: no resize). */
+  readonly inputSize: number;
+  /** Name of the backbone layer whose activations, flattened in HWC order, are the features. */
+  readonly featureLayer: string;
+  /** Intra-op threads. */
+  readonly threads: number;
+  /** Images per engine call; a last partial batch is padded or run separately by the engine. */
+  readonly batchSize: number;
+}
