@@ -102,3 +102,90 @@ export interface BackboneDescription {
   readonly input: InputScaling;
   readonly layers: readonly Layer[];
 }
+
+/** Height, width and channels of an activation. */
+export type Shape = readonly [number, number, number];
+
+/** Padding before and after along one axis, TensorFlow's rule for 'same' (the odd pixel goes after). */
+export function paddingAlong(size: number, kernel: number, stride: number, padding: Padding): [number, number] {
+  if (padding === 'valid') return [0, 0];
+  const output = Math.ceil(size / stride);
+  const total = Math.max((output - 1) * stride + kernel - size, 0);
+  const before = Math.floor(total / 2);
+  return [before, total - before];
+}
+
+function windowOutput(size: number, kernel: number, stride: number, padding: Padding): number {
+  const [before, after] = paddingAlong(size, kernel, stride, padding);
+  const output = Math.floor((size + before + after - kernel) / stride) + 1;
+  if (output < 1) throw new Error(`a ${kernel}-wide window does not fit a ${size}-wide input: use a larger input size`);
+  return output;
+}
+
+/** The output shape of a layer given its input shape. */
+export function outputShape(layer: Layer, [height, width, channels]: Shape): Shape {
+  switch (layer.kind) {
+    case 'conv2d':
+      if (layer.inChannels !== channels) throw new Error(`layer ${layer.name} expects ${layer.inChannels} channels, gets ${channels}`);
+      return [
+        windowOutput(height, layer.kernelSize[0], layer.strides[0], layer.padding),
+        windowOutput(width, layer.kernelSize[1], layer.strides[1], layer.padding),
+        layer.outChannels,
+      ];
+    case 'depthwiseConv2d':
+      if (layer.channels !== channels) throw new Error(`layer ${layer.name} expects ${layer.channels} channels, gets ${channels}`);
+      return [
+        windowOutput(height, layer.kernelSize[0], layer.strides[0], layer.padding),
+        windowOutput(width, layer.kernelSize[1], layer.strides[1], layer.padding),
+        channels,
+      ];
+    case 'maxPool2d':
+      return [
+        windowOutput(height, layer.poolSize[0], layer.strides[0], layer.padding),
+        windowOutput(width, layer.poolSize[1], layer.strides[1], layer.padding),
+        channels,
+      ];
+    case 'zeroPadding2d':
+      return [height + layer.pads[0] + layer.pads[1], width + layer.pads[2] + layer.pads[3], channels];
+    case 'globalAveragePool':
+      return [1, 1, channels];
+    case 'flatten':
+    case 'dropout':
+    case 'batchNorm':
+    case 'relu':
+    case 'relu6':
+    case 'softmax':
+      return [height, width, channels];
+    case 'reshape':
+      if (height !== 1 || width !== 1) {
+        throw new Error(`layer ${layer.name}: only reshapes of a 1x1xC activation are supported (got ${height}x${width}x${channels})`);
+      }
+      return [1, 1, channels];
+  }
+}
+
+/** The layers up to and including the feature layer, each with its output shape. */
+export function layersUpTo(
+  backbone: BackboneDescription,
+  featureLayer: string,
+  inputSize: number,
+): { layer: Layer; input: Shape; output: Shape }[] {
+  const end = backbone.layers.findIndex((layer) => layer.name === featureLayer);
+  if (end < 0) {
+    const names = backbone.layers.map((layer) => layer.name).join(', ');
+    throw new Error(`backbone ${backbone.name} has no layer '${featureLayer}'; its layers are: ${names}`);
+  }
+  let shape: Shape = [inputSize, inputSize, 3];
+  return backbone.layers.slice(0, end + 1).map((layer) => {
+    const input = shape;
+    shape = outputShape(layer, input);
+    return { layer, input, output: shape };
+  });
+}
+
+/** Number of features a layer gives: its activation's height x width x channels. */
+export function featureDimension(backbone: BackboneDescription, featureLayer: string, inputSize: number): number {
+  const layers = layersUpTo(backbone, featureLayer, inputSize);
+  const [height, width, channels] = layers[layers.length - 1].output;
+  return height * width * channels;
+}
