@@ -1,0 +1,126 @@
+// Fits a one-vs-rest linear SVM the way `liblinear-train -s 1|2 -c C -e eps -B bias` does.
+
+import type { FeatureSet } from '../../data/tables.js';
+import { shareRows, solveDualCdTasks } from './dual-cd-workers.js';
+import { matrixProducts } from './matrix-products.js';
+import { LIBLINEAR_SOLVER, type LinearSvmModel, type RowFit, type SvmSettings, type SvmSolver } from './model.js';
+import { solveInLockstep } from './primal-newton.js';
+import { positiveLabels, trainingLabels } from './problem.js';
+
+export interface SvmParams {
+  readonly solver: SvmSolver;
+  readonly C: number;
+  /** Stopping tolerance; 0 = the solver's LIBLINEAR default (0.1 for dual-cd, 0.01 for primal-newton). */
+  readonly eps: number;
+  /** Constant feature appended to every vector (LIBLINEAR's -B); < 0: none. */
+  readonly bias: number;
+}
+
+/** `liblinear-train -B 1` with everything else at its defaults. */
+export const DEFAULT_SVM_PARAMS: SvmParams = { solver: 'dual-cd', C: 1, eps: 0, bias: 1 };
+
+/** LIBLINEAR's caps: dual passes for -s 1, Newton steps for -s 2. */
+export const MAX_ITERATIONS = 1000;
+
+export interface FitOptions {
+  /** Cores to use (default 2). */
+  readonly threads?: number;
+  /** Called as binary problems finish (`done` of `total` classes). */
+  readonly onProgress?: (done: number, total: number, unit: string) => void;
+  readonly signal?: AbortSignal;
+  /** Used in error messages: which data set this is. */
+  readonly what?: string;
+}
+
+export function resolveSettings(params: SvmParams): SvmSettings {
+  if (!(params.C > 0)) throw new Error(`SVM parameter C must be > 0 (got ${params.C})`);
+  if (!(params.eps >= 0)) throw new Error(`SVM parameter eps must be >= 0, 0 for the solver's default (got ${params.eps})`);
+  const solver = LIBLINEAR_SOLVER[params.solver];
+  if (!solver) throw new Error(`unknown SVM solver '${params.solver}' (expected dual-cd or primal-newton)`);
+  return { solver: params.solver, C: params.C, eps: params.eps === 0 ? solver.defaultEps : params.eps, bias: params.bias };
+}
+
+/**
+ * One binary problem per class in ascending class index (one problem only for two classes:
+ * the smaller index is positive), solved in parallel; the model's rows follow that order.
+ */
+export async function fitLinearSvm(set: FeatureSet, params: SvmParams, options: FitOptions = {}): Promise<LinearSvmModel> {
+  const settings = resolveSettings(params);
+  const labels = trainingLabels(set, options.what ?? 'training set');
+  const positives = positiveLabels(labels);
+  const threads = Math.max(1, options.threads ?? 2);
+  const d = set.dimension;
+  const variables = settings.bias >= 0 ? d + 1 : d;
+  const report = options.onProgress ?? (() => {});
+
+  let solutions: { weights: Float64Array; fit: RowFit }[];
+  if (settings.solver === 'dual-cd') {
+    const rows = shareRows(set);
+    const labelsShared = new Uint8Array(new SharedArrayBuffer(set.count));
+    labelsShared.set(set.labels);
+    const tasks = positives.map((positive, index) => ({
+      rows,
+      labels: labelsShared,
+      positive,
+      C: settings.C,
+      eps: settings.eps,
+      bias: settings.bias,
+      maxIterations: MAX_ITERATIONS,
+      seed: index + 1,
+    }));
+    const passes = new Array<number>(tasks.length).fill(0);
+    const results = await solveDualCdTasks(
+      tasks,
+      threads,
+      (index, iteration) => {
+        passes[index] = iteration;
+        report(passes.reduce((a, b) => a + b, 0), tasks.length * MAX_ITERATIONS, 'passes (at most)');
+      },
+      options.signal,
+    );
+    solutions = results.map((result) => ({
+      weights: result.weights,
+      fit: { iterations: result.iterations, converged: result.iterations < MAX_ITERATIONS, objective: result.dualObjective },
+    }));
+  } else {
+    const products = await matrixProducts(set.features, set.count, d, threads);
+    try {
+      const problems = positives.map((positive) => ({
+        y: Int8Array.from(set.labels, (label) => (label === positive ? 1 : -1)),
+        C: settings.C,
+        eps: settings.eps,
+        variables,
+        maxIterations: MAX_ITERATIONS,
+      }));
+      const outcomes = await solveInLockstep(
+        problems,
+        products,
+        { rows: set.count, dimension: d, bias: settings.bias },
+        (finished) => report(finished, problems.length, 'classes'),
+        options.signal,
+      );
+      solutions = outcomes.map((outcome) => ({
+        weights: outcome.weights,
+        fit: { iterations: outcome.iterations, converged: outcome.converged, objective: outcome.objective },
+      }));
+    } finally {
+      await products.release();
+    }
+  }
+
+  const weights = new Float64Array(positives.length * d);
+  const biasWeights = new Float64Array(positives.length);
+  solutions.forEach(({ weights: solution }, row) => {
+    weights.set(solution.subarray(0, d), row * d);
+    if (settings.bias >= 0) biasWeights[row] = solution[d];
+  });
+  return {
+    dimension: d,
+    labels,
+    classes: set.classes,
+    weights,
+    biasWeights,
+    settings,
+    fits: solutions.map((solution) => solution.fit),
+  };
+}
