@@ -1,0 +1,450 @@
+// Pipeline configs: YAML -> validated, matrix-expanded, topologically sorted stage instances.
+// Every user error is a ConfigError naming the file, the line, the key and a fix.
+
+import { readFileSync } from 'node:fs';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parse as parseYaml, parseDocument, type Document } from 'yaml';
+import type { AnyStage, ParamSpec } from './stage.js';
+
+export class ConfigError extends Error {
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly key: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`${file}:${line}: ${key}: ${problem}\n  fix: ${fix}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export interface OutputRef {
+  readonly instance: string;
+  readonly output: string;
+}
+
+export type InputBinding =
+  | { readonly many: false; readonly ref: OutputRef }
+  | { readonly many: true; readonly refs: readonly OutputRef[] };
+
+export interface StageInstance {
+  /** `features`, or `features@split=train` for a matrix instance. */
+  readonly name: string;
+  /** The `name:` of its declaration in the config. */
+  readonly declaration: string;
+  readonly stage: AnyStage;
+  /** Validated against the stage's schema, defaults applied. */
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly inputs: Readonly<Record<string, InputBinding>>;
+  /** Instances whose outputs it reads, without repeats. */
+  readonly dependencies: readonly string[];
+}
+
+export interface Pipeline {
+  readonly file: string;
+  /** In a topological order (producers before consumers), declaration order among independent ones. */
+  readonly instances: readonly StageInstance[];
+  readonly byName: ReadonlyMap<string, StageInstance>;
+}
+
+type Path = readonly (string | number)[];
+type Scalar = string | number | boolean;
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const INTERPOLATION = /\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:([+-])\s*(\d+)\s*)?\}/g;
+const STAGE_KEYS = ['name', 'uses', 'params', 'inputs', 'matrix'];
+
+/** Locates YAML paths in the source text for error messages. */
+class Source {
+  private readonly lineCounter = new LineCounter();
+  readonly document: Document;
+
+  constructor(
+    readonly file: string,
+    text: string,
+  ) {
+    this.document = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: false });
+  }
+
+  /** Line of the last key of `path` (or of its deepest existing ancestor). */
+  lineOf(path: Path): number {
+    let node: unknown = this.document.contents;
+    let offset = 0;
+    for (const segment of path) {
+      if (isMap(node)) {
+        const pair = node.items.find((item) => isPair(item) && isScalar(item.key) && item.key.value === segment);
+        if (!pair) break;
+        offset = (pair.key as { range?: [number, number, number] }).range?.[0] ?? offset;
+        node = pair.value;
+      } else if (isSeq(node) && typeof segment === 'number' && node.items[segment]) {
+        node = node.items[segment];
+        offset = (node as { range?: [number, number, number] }).range?.[0] ?? offset;
+      } else {
+        break;
+      }
+    }
+    return this.lineCounter.linePos(offset).line;
+  }
+
+  error(path: Path, key: string, problem: string, fix: string): ConfigError {
+    return new ConfigError(this.file, this.lineOf(path), key, problem, fix);
+  }
+}
+
+function editDistance(a: string, b: string): number {
+  const previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = previous[0]!;
+    previous[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = previous[j]!;
+      previous[j] = Math.min(above + 1, previous[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return previous[b.length]!;
+}
+
+/** "did you mean X?" when a candidate is close, else the list of valid names. */
+function suggest(wrong: string, candidates: Iterable<string>, what: string): string {
+  const list = [...candidates];
+  if (list.length === 0) return `there is no ${what} to use here`;
+  const closest = list.map((name) => ({ name, distance: editDistance(wrong, name) })).sort((x, y) => x.distance - y.distance)[0]!;
+  if (closest.distance <= Math.max(2, Math.floor(wrong.length / 3))) return `did you mean "${closest.name}"? (${what}: ${list.join(', ')})`;
+  return `use one of the ${what}: ${list.join(', ')}`;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+function isScalarValue(value: unknown): value is Scalar {
+  return typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean';
+}
+
+/** Replaces `${name}` and `${name+N}` / `${name-N}`; a string that is exactly one `${...}` keeps the variable's type. */
+function interpolate(value: unknown, variables: ReadonlyMap<string, unknown>, source: Source, path: Path, key: string): unknown {
+  if (Array.isArray(value)) return value.map((item, index) => interpolate(item, variables, source, [...path, index], `${key}[${index}]`));
+  if (isPlainObject(value)) {
+    return Object.fromEntries(
+      Object.entries(value).map(([name, item]) => [name, interpolate(item, variables, source, [...path, name], `${key}.${name}`)]),
+    );
+  }
+  if (typeof value !== 'string' || !value.includes('${')) return value;
+  const evaluate = (name: string, sign: string | undefined, amount: string | undefined): unknown => {
+    if (!variables.has(name)) {
+      throw source.error(path, key, `unknown variable \${${name}}`, suggest(name, variables.keys(), 'variables (global params and matrix variables)'));
+    }
+    const variable = variables.get(name);
+    if (sign === undefined) return variable;
+    if (typeof variable !== 'number' || !Number.isInteger(variable)) {
+      throw source.error(path, key, `\${${name}${sign}${amount}}: arithmetic needs an integer, but ${name} is ${JSON.stringify(variable)}`, `use arithmetic only on integer variables`);
+    }
+    return sign === '+' ? variable + Number(amount) : variable - Number(amount);
+  };
+  const whole = new RegExp(`^${INTERPOLATION.source}$`).exec(value);
+  if (whole) return evaluate(whole[1]!, whole[2], whole[3]);
+  return value.replace(INTERPOLATION, (_match, name: string, sign?: string, amount?: string) => {
+    const result = evaluate(name, sign, amount);
+    if (!isScalarValue(result)) {
+      throw source.error(path, key, `\${${name}} is a ${Array.isArray(result) ? 'list' : 'map'} and cannot be spliced into text`, `write "\${${name}}" alone as the whole value`);
+    }
+    return String(result);
+  });
+}
+
+function describeValue(value: unknown): string {
+  return `${JSON.stringify(value)} (${Array.isArray(value) ? 'list' : value === null ? 'null' : typeof value})`;
+}
+
+/** Checks one param value against its spec; returns the problem, if any. */
+function paramProblem(spec: ParamSpec, value: unknown): string | undefined {
+  const range = (number: number, min?: number, max?: number): string | undefined =>
+    min !== undefined && number < min ? `${number} is below the minimum ${min}` : max !== undefined && number > max ? `${number} is above the maximum ${max}` : undefined;
+  switch (spec.type) {
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value) ? range(value, spec.min, spec.max) : `expected an integer, got ${describeValue(value)}`;
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? range(value, spec.min, spec.max) : `expected a number, got ${describeValue(value)}`;
+    case 'string':
+      return typeof value === 'string' ? undefined : `expected a string, got ${describeValue(value)}`;
+    case 'boolean':
+      return typeof value === 'boolean' ? undefined : `expected true or false, got ${describeValue(value)}`;
+    case 'enum':
+      return typeof value === 'string' && spec.values.includes(value) ? undefined : `expected one of ${spec.values.join(', ')}, got ${describeValue(value)}`;
+    case 'list': {
+      if (!Array.isArray(value)) return `expected a list of ${spec.items}s, got ${describeValue(value)}`;
+      const bad = value.find((item) => (spec.items === 'string' ? typeof item !== 'string' : typeof item !== 'number' || (spec.items === 'integer' && !Number.isInteger(item))));
+      return bad === undefined ? undefined : `expected a list of ${spec.items}s, but it contains ${describeValue(bad)}`;
+    }
+  }
+}
+
+function validateParams(stage: AnyStage, given: Record<string, unknown>, source: Source, declarationIndex: number, label: string): Record<string, unknown> {
+  const schema = stage.params as Record<string, ParamSpec>;
+  for (const name of Object.keys(given)) {
+    if (!(name in schema)) {
+      throw source.error(['stages', declarationIndex, 'params', name], `${label}.params.${name}`, `stage type "${stage.name}" has no param "${name}"`, suggest(name, Object.keys(schema), `params of ${stage.name}`));
+    }
+  }
+  const params: Record<string, unknown> = {};
+  for (const [name, spec] of Object.entries(schema)) {
+    const value = name in given ? given[name] : spec.default;
+    if (value === undefined) {
+      throw source.error(['stages', declarationIndex, 'params'], `${label}.params.${name}`, `missing required param "${name}" of stage type "${stage.name}" (${spec.description})`, `add \`${name}: <${spec.type === 'enum' ? spec.values.join('|') : spec.type}>\` under params`);
+    }
+    const problem = paramProblem(spec, value);
+    if (problem) {
+      throw source.error(['stages', declarationIndex, 'params', name], `${label}.params.${name}`, problem, `give ${name} a ${spec.type === 'enum' ? `value among ${spec.values.join(', ')}` : `${spec.type} value`} (${spec.description})`);
+    }
+    params[name] = value;
+  }
+  return params;
+}
+
+interface Declaration {
+  readonly index: number;
+  readonly name: string;
+  readonly stage: AnyStage;
+  readonly raw: Record<string, unknown>;
+}
+
+interface PendingInstance {
+  readonly name: string;
+  readonly declaration: Declaration;
+  readonly variables: ReadonlyMap<string, unknown>;
+  readonly params: Record<string, unknown>;
+}
+
+function parseOverrides(overrides: readonly string[], globals: Record<string, unknown>, declarationNames: ReadonlySet<string>) {
+  const globalOverrides: Record<string, unknown> = {};
+  const stageOverrides = new Map<string, Record<string, unknown>>();
+  for (const override of overrides) {
+    const fail = (problem: string, fix: string) => new ConfigError('--set', 0, override, problem, fix);
+    const equals = override.indexOf('=');
+    if (equals <= 0) throw fail('expected name=value', 'write --set subset=100 or --set stage_name.param=value');
+    const path = override.slice(0, equals);
+    const value: unknown = parseYaml(override.slice(equals + 1));
+    const dot = path.indexOf('.');
+    if (dot < 0) {
+      if (!(path in globals)) throw fail(`there is no global param "${path}"`, suggest(path, Object.keys(globals), 'global params'));
+      globalOverrides[path] = value;
+    } else {
+      const declaration = path.slice(0, dot);
+      if (!declarationNames.has(declaration)) throw fail(`there is no stage named "${declaration}"`, suggest(declaration, declarationNames, 'stage names'));
+      const params = stageOverrides.get(declaration) ?? {};
+      params[path.slice(dot + 1)] = value;
+      stageOverrides.set(declaration, params);
+    }
+  }
+  return { globalOverrides, stageOverrides };
+}
+
+function readDeclarations(source: Source, stagesValue: unknown, registry: ReadonlyMap<string, AnyStage>): Declaration[] {
+  if (!Array.isArray(stagesValue) || stagesValue.length === 0) {
+    throw source.error(['stages'], 'stages', 'expected a non-empty list of stages', 'add `stages:` with items like `- { name: data, uses: download }`');
+  }
+  const declarations: Declaration[] = [];
+  const seen = new Set<string>();
+  stagesValue.forEach((raw: unknown, index) => {
+    if (!isPlainObject(raw)) throw source.error(['stages', index], `stages[${index}]`, 'expected a map with name and uses', 'write `- name: <name>` then `uses: <stage type>`');
+    const name = raw.name;
+    if (typeof name !== 'string' || !IDENTIFIER.test(name)) {
+      throw source.error(['stages', index, 'name'], `stages[${index}].name`, `expected a name of letters, digits, _ and -, got ${describeValue(name)}`, 'give the stage a name such as `features`');
+    }
+    if (seen.has(name)) throw source.error(['stages', index, 'name'], `${name}.name`, `duplicate stage name "${name}"`, 'rename one of the two stages: names must be unique');
+    seen.add(name);
+    for (const key of Object.keys(raw)) {
+      if (!STAGE_KEYS.includes(key)) throw source.error(['stages', index, key], `${name}.${key}`, `unknown key "${key}"`, suggest(key, STAGE_KEYS, 'stage keys'));
+    }
+    const stage = typeof raw.uses === 'string' ? registry.get(raw.uses) : undefined;
+    if (!stage) {
+      throw source.error(['stages', index, 'uses'], `${name}.uses`, `unknown stage type ${describeValue(raw.uses)}`, suggest(String(raw.uses), registry.keys(), 'stage types'));
+    }
+    for (const key of ['params', 'inputs', 'matrix']) {
+      if (raw[key] !== undefined && raw[key] !== null && !isPlainObject(raw[key])) {
+        throw source.error(['stages', index, key], `${name}.${key}`, `expected a map, got ${describeValue(raw[key])}`, `write ${key} as \`key: value\` lines`);
+      }
+    }
+    declarations.push({ index, name, stage, raw });
+  });
+  return declarations;
+}
+
+function expandMatrix(source: Source, declaration: Declaration, globals: ReadonlyMap<string, unknown>): Map<string, Scalar>[] {
+  const matrix = (declaration.raw.matrix ?? {}) as Record<string, unknown>;
+  let combinations: Map<string, Scalar>[] = [new Map()];
+  for (const [variable, rawValues] of Object.entries(matrix)) {
+    const path = ['stages', declaration.index, 'matrix', variable];
+    const key = `${declaration.name}.matrix.${variable}`;
+    if (!VARIABLE.test(variable)) throw source.error(path, key, `"${variable}" is not a variable name`, 'use letters, digits and _ only');
+    const values = interpolate(rawValues, globals, source, path, key);
+    if (!Array.isArray(values) || values.length === 0 || !values.every(isScalarValue)) {
+      throw source.error(path, key, `expected a non-empty list of plain values, got ${describeValue(values)}`, `write e.g. \`${variable}: [1, 2, 3]\``);
+    }
+    combinations = combinations.flatMap((combination) => values.map((value) => new Map([...combination, [variable, value]])));
+  }
+  return combinations;
+}
+
+function instanceName(declaration: string, combination: ReadonlyMap<string, Scalar>): string {
+  if (combination.size === 0) return declaration;
+  return `${declaration}@${[...combination].map(([variable, value]) => `${variable}=${value}`).join(',')}`;
+}
+
+function globToRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}
+
+function resolveInputs(
+  source: Source,
+  pending: PendingInstance,
+  instances: ReadonlyMap<string, PendingInstance>,
+  declarationNames: ReadonlySet<string>,
+): Record<string, InputBinding> {
+  const { declaration } = pending;
+  const stage = declaration.stage;
+  const rawInputs = (declaration.raw.inputs ?? {}) as Record<string, unknown>;
+  const bindings: Record<string, InputBinding> = {};
+  for (const [inputName, rawReference] of Object.entries(rawInputs)) {
+    const path = ['stages', declaration.index, 'inputs', inputName];
+    const key = `${declaration.name}.inputs.${inputName}`;
+    const spec = stage.inputs[inputName] as { kind: string; many?: boolean } | undefined;
+    if (!spec) throw source.error(path, key, `stage type "${stage.name}" has no input "${inputName}"`, suggest(inputName, Object.keys(stage.inputs), `inputs of ${stage.name}`));
+    const interpolated = interpolate(rawReference, pending.variables, source, path, key);
+    const alternatives = Array.isArray(interpolated) ? interpolated : [interpolated];
+    if (alternatives.length === 0 || !alternatives.every((item) => typeof item === 'string')) {
+      throw source.error(path, key, `expected a reference "instance.output" or a list of them, got ${describeValue(interpolated)}`, 'write e.g. `images: data.train`');
+    }
+    let matched: { pattern: string; output: string; instances: string[] } | undefined;
+    for (const reference of alternatives as string[]) {
+      const dot = reference.lastIndexOf('.');
+      if (dot <= 0 || dot === reference.length - 1) {
+        throw source.error(path, key, `"${reference}" is not a reference`, 'write instance name, a dot, then the output name, e.g. `data.train`');
+      }
+      const pattern = reference.slice(0, dot);
+      const base = pattern.split('@')[0]!;
+      if (!base.includes('*') && !declarationNames.has(base)) {
+        throw source.error(path, key, `"${reference}" refers to "${base}", which is not a stage of this config`, suggest(base, declarationNames, 'stage names'));
+      }
+      const found = pattern.includes('*') ? [...instances.keys()].filter((name) => globToRegExp(pattern).test(name)) : instances.has(pattern) ? [pattern] : [];
+      if (found.length > 0) {
+        matched = { pattern, output: reference.slice(dot + 1), instances: found };
+        break;
+      }
+    }
+    if (!matched) {
+      throw source.error(path, key, `dangling reference: no instance matches ${alternatives.map((item) => `"${item}"`).join(' or ')}`, `reference an existing instance (${[...instances.keys()].slice(0, 8).join(', ')}${instances.size > 8 ? ', ...' : ''})`);
+    }
+    for (const producerName of matched.instances) {
+      const producer = instances.get(producerName)!.declaration.stage;
+      const output = producer.outputs[matched.output] as { kind: string } | undefined;
+      if (!output) {
+        throw source.error(path, key, `stage type "${producer.name}" (instance ${producerName}) has no output "${matched.output}"`, suggest(matched.output, Object.keys(producer.outputs), `outputs of ${producer.name}`));
+      }
+      if (output.kind !== spec.kind) {
+        throw source.error(path, key, `input kind mismatch: "${inputName}" takes a ${spec.kind}, but ${producerName}.${matched.output} is a ${output.kind}`, `bind an output of kind ${spec.kind}`);
+      }
+    }
+    const refs = matched.instances.map((instance) => ({ instance, output: matched.output }));
+    if (spec.many) {
+      bindings[inputName] = { many: true, refs };
+    } else if (matched.pattern.includes('*')) {
+      throw source.error(path, key, `input "${inputName}" takes one artifact, but the glob "${matched.pattern}" is for inputs declared many`, 'reference a single instance');
+    } else {
+      bindings[inputName] = { many: false, ref: refs[0]! };
+    }
+  }
+  for (const [inputName, spec] of Object.entries(stage.inputs as Record<string, { optional?: boolean; kind: string }>)) {
+    if (!(inputName in bindings) && !spec.optional) {
+      throw source.error(['stages', declaration.index, 'inputs'], `${declaration.name}.inputs.${inputName}`, `missing required input "${inputName}" (a ${spec.kind}) of stage type "${stage.name}"`, `add \`${inputName}: <instance>.<output>\` under inputs`);
+    }
+  }
+  return bindings;
+}
+
+function sortTopologically(source: Source, instances: readonly StageInstance[], declarationIndex: ReadonlyMap<string, number>): StageInstance[] {
+  const byName = new Map(instances.map((instance) => [instance.name, instance]));
+  const remainingDependencies = new Map(instances.map((instance) => [instance.name, new Set(instance.dependencies)]));
+  const sorted: StageInstance[] = [];
+  let progressed = true;
+  while (progressed) {
+    progressed = false;
+    for (const instance of instances) {
+      const remaining = remainingDependencies.get(instance.name);
+      if (remaining && [...remaining].every((dependency) => !remainingDependencies.has(dependency))) {
+        remainingDependencies.delete(instance.name);
+        sorted.push(instance);
+        progressed = true;
+      }
+    }
+  }
+  if (remainingDependencies.size === 0) return sorted;
+  // Walk dependencies among the leftovers until a name repeats: that stretch is a cycle.
+  const walk = [[...remainingDependencies.keys()][0]!];
+  for (;;) {
+    const next = [...remainingDependencies.get(walk.at(-1)!)!].find((dependency) => remainingDependencies.has(dependency))!;
+    const start = walk.indexOf(next);
+    if (start >= 0) {
+      const cycle = [...walk.slice(start), next];
+      const first = byName.get(cycle[0]!)!;
+      throw source.error(['stages', declarationIndex.get(first.declaration)!, 'inputs'], `${first.declaration}.inputs`, `cycle: ${cycle.join(' -> ')}`, 'remove one of these references so that data flows one way');
+    }
+    walk.push(next);
+  }
+}
+
+/** Parses, expands and validates a config text. Throws ConfigError. */
+export function parsePipeline(text: string, file: string, registry: readonly AnyStage[], overrides: readonly string[] = []): Pipeline {
+  const source = new Source(file, text);
+  const yamlError = source.document.errors[0];
+  if (yamlError) throw new ConfigError(file, yamlError.linePos?.[0].line ?? 1, '(yaml)', yamlError.message.split('\n')[0]!, 'fix the YAML syntax at that line');
+  const root: unknown = source.document.toJS();
+  if (!isPlainObject(root)) throw source.error([], '(top level)', 'expected a map with `params:` and `stages:`', 'start the file with `stages:`');
+  for (const key of Object.keys(root)) {
+    if (key !== 'params' && key !== 'stages') throw source.error([key], key, `unknown top-level key "${key}"`, suggest(key, ['params', 'stages'], 'top-level keys'));
+  }
+  const globalsValue = root.params ?? {};
+  if (!isPlainObject(globalsValue)) throw source.error(['params'], 'params', `expected a map, got ${describeValue(globalsValue)}`, 'write global params as `name: value` lines');
+  for (const name of Object.keys(globalsValue)) {
+    if (!VARIABLE.test(name)) throw source.error(['params', name], `params.${name}`, `"${name}" is not a variable name`, 'use letters, digits and _ only');
+  }
+  const registryByName = new Map(registry.map((stage) => [stage.name, stage]));
+  const declarations = readDeclarations(source, root.stages, registryByName);
+  const declarationNames = new Set(declarations.map((declaration) => declaration.name));
+  const { globalOverrides, stageOverrides } = parseOverrides(overrides, globalsValue, declarationNames);
+  const globals = new Map(Object.entries({ ...globalsValue, ...globalOverrides }));
+
+  const pending = new Map<string, PendingInstance>();
+  for (const declaration of declarations) {
+    for (const combination of expandMatrix(source, declaration, globals)) {
+      const name = instanceName(declaration.name, combination);
+      if (pending.has(name)) throw source.error(['stages', declaration.index, 'matrix'], `${declaration.name}.matrix`, `the matrix yields "${name}" twice`, 'remove the repeated value');
+      const variables = new Map<string, unknown>([...globals, ...combination]);
+      const rawParams = (declaration.raw.params ?? {}) as Record<string, unknown>;
+      const interpolated = interpolate(rawParams, variables, source, ['stages', declaration.index, 'params'], `${declaration.name}.params`) as Record<string, unknown>;
+      const params = validateParams(declaration.stage, { ...interpolated, ...stageOverrides.get(declaration.name) }, source, declaration.index, declaration.name);
+      pending.set(name, { name, declaration, variables, params });
+    }
+  }
+
+  const instances: StageInstance[] = [...pending.values()].map((instance) => {
+    const inputs = resolveInputs(source, instance, pending, declarationNames);
+    const dependencies = [...new Set(Object.values(inputs).flatMap((binding) => (binding.many ? binding.refs.map((ref) => ref.instance) : [binding.ref.instance])))];
+    return { name: instance.name, declaration: instance.declaration.name, stage: instance.declaration.stage, params: instance.params, inputs, dependencies };
+  });
+  const declarationIndex = new Map(declarations.map((declaration) => [declaration.name, declaration.index]));
+  const sorted = sortTopologically(source, instances, declarationIndex);
+  return { file, instances: sorted, byName: new Map(sorted.map((instance) => [instance.name, instance])) };
+}
+
+export function loadPipeline(file: string, registry: readonly AnyStage[], overrides: readonly string[] = []): Pipeline {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new ConfigError(file, 0, '(file)', `cannot read the config: ${(error as Error).message}`, 'check the path (it is relative to the current directory)');
+  }
+  return parsePipeline(text, file, registry, overrides);
+}

@@ -1,0 +1,311 @@
+// The run history (SQLite, in the cache directory): runs, stage executions, results and metrics.
+//
+// `results` is the engine's memory: a key has a row only once all its outputs were renamed into
+// the store, so a row means "these artifacts are complete". Executions record what each run did.
+
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ArtifactKind, Metrics } from './stage.js';
+import type { InputHashes } from './hashing.js';
+
+export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
+export type ExecutionStatus = 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped' | 'interrupted';
+
+export interface StoredOutput {
+  readonly output: string;
+  readonly kind: ArtifactKind;
+  readonly hash: string;
+  readonly extension: string;
+  readonly size: number;
+}
+
+export interface RunRecord {
+  readonly id: number;
+  readonly config: string;
+  readonly command: string;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  readonly status: RunStatus;
+  readonly executed: number;
+  readonly cached: number;
+  readonly failed: number;
+}
+
+export interface ExecutionRecord {
+  readonly id: number;
+  readonly runId: number;
+  readonly instance: string;
+  readonly stageType: string;
+  readonly stageVersion: number;
+  readonly key: string | null;
+  readonly params: Record<string, unknown>;
+  readonly inputs: InputHashes;
+  readonly status: ExecutionStatus;
+  readonly cacheHit: boolean;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  readonly durationMs: number | null;
+  readonly error: string | null;
+}
+
+export interface ExecutionStart {
+  readonly runId: number;
+  readonly instance: string;
+  readonly stageType: string;
+  readonly stageVersion: number;
+  readonly key: string | null;
+  readonly params: Record<string, unknown>;
+  readonly inputs: InputHashes;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS runs (
+  id INTEGER PRIMARY KEY,
+  config TEXT NOT NULL,
+  command TEXT NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  status TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS executions (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  instance TEXT NOT NULL,
+  stage_type TEXT NOT NULL,
+  stage_version INTEGER NOT NULL,
+  key TEXT,
+  params TEXT NOT NULL,
+  inputs TEXT NOT NULL,
+  status TEXT NOT NULL,
+  cache_hit INTEGER NOT NULL,
+  started_at INTEGER NOT NULL,
+  finished_at INTEGER,
+  duration_ms INTEGER,
+  error TEXT
+);
+CREATE INDEX IF NOT EXISTS executions_by_run ON executions(run_id);
+CREATE INDEX IF NOT EXISTS executions_by_instance ON executions(instance, id);
+CREATE TABLE IF NOT EXISTS results (
+  key TEXT PRIMARY KEY,
+  run_id INTEGER NOT NULL,
+  created_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS result_outputs (
+  key TEXT NOT NULL REFERENCES results(key) ON DELETE CASCADE,
+  output TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  hash TEXT NOT NULL,
+  extension TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (key, output)
+);
+CREATE INDEX IF NOT EXISTS result_outputs_by_hash ON result_outputs(hash);
+CREATE TABLE IF NOT EXISTS metrics (
+  key TEXT NOT NULL REFERENCES results(key) ON DELETE CASCADE,
+  output TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value_number REAL,
+  value_text TEXT,
+  PRIMARY KEY (key, output, name)
+);
+`;
+
+interface ExecutionRow {
+  id: number;
+  run_id: number;
+  instance: string;
+  stage_type: string;
+  stage_version: number;
+  key: string | null;
+  params: string;
+  inputs: string;
+  status: ExecutionStatus;
+  cache_hit: number;
+  started_at: number;
+  finished_at: number | null;
+  duration_ms: number | null;
+  error: string | null;
+}
+
+function toExecution(row: ExecutionRow): ExecutionRecord {
+  return {
+    id: row.id,
+    runId: row.run_id,
+    instance: row.instance,
+    stageType: row.stage_type,
+    stageVersion: row.stage_version,
+    key: row.key,
+    params: JSON.parse(row.params) as Record<string, unknown>,
+    inputs: JSON.parse(row.inputs) as InputHashes,
+    status: row.status,
+    cacheHit: row.cache_hit === 1,
+    startedAt: row.started_at,
+    finishedAt: row.finished_at,
+    durationMs: row.duration_ms,
+    error: row.error,
+  };
+}
+
+export class History {
+  private readonly db: Database.Database;
+  private readonly outputsByKey: Database.Statement<[string], StoredOutput>;
+
+  constructor(cacheDir: string) {
+    mkdirSync(cacheDir, { recursive: true });
+    this.db = new Database(join(cacheDir, 'history.db'), { timeout: 10_000 });
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('foreign_keys = ON');
+    this.db.exec(SCHEMA);
+    this.outputsByKey = this.db.prepare(
+      'SELECT o.output, o.kind, o.hash, o.extension, o.size FROM result_outputs o JOIN results r ON r.key = o.key WHERE o.key = ? ORDER BY o.output',
+    );
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  transaction<T>(work: () => T): T {
+    return this.db.transaction(work)();
+  }
+
+  // ------------------------------------------------------------------ runs
+
+  startRun(config: string, command: string): number {
+    const info = this.db.prepare("INSERT INTO runs (config, command, started_at, status) VALUES (?, ?, ?, 'running')").run(config, command, Date.now());
+    return Number(info.lastInsertRowid);
+  }
+
+  finishRun(runId: number, status: RunStatus): void {
+    this.db.prepare('UPDATE runs SET status = ?, finished_at = ? WHERE id = ?').run(status, Date.now(), runId);
+  }
+
+  /** Marks runs and executions left `running` by a killed process. Call only while holding the cache lock. */
+  markAbandonedAsInterrupted(): void {
+    this.transaction(() => {
+      this.db.prepare("UPDATE executions SET status = 'interrupted', error = 'the run was killed' WHERE status = 'running'").run();
+      this.db.prepare("UPDATE runs SET status = 'interrupted' WHERE status = 'running'").run();
+    });
+  }
+
+  runs(limit: number): RunRecord[] {
+    return this.db
+      .prepare(
+        `SELECT r.id, r.config, r.command, r.started_at AS startedAt, r.finished_at AS finishedAt, r.status,
+           (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status = 'succeeded') AS executed,
+           (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status = 'cached') AS cached,
+           (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status IN ('failed', 'interrupted')) AS failed
+         FROM runs r ORDER BY r.id DESC LIMIT ?`,
+      )
+      .all(limit) as RunRecord[];
+  }
+
+  run(runId: number): RunRecord | undefined {
+    return this.runs(Number.MAX_SAFE_INTEGER).find((run) => run.id === runId);
+  }
+
+  // ------------------------------------------------------------ executions
+
+  startExecution(start: ExecutionStart, status: 'running' | 'cached' | 'skipped', error?: string): number {
+    const now = Date.now();
+    const finished = status === 'running' ? null : now;
+    const info = this.db
+      .prepare(
+        `INSERT INTO executions (run_id, instance, stage_type, stage_version, key, params, inputs, status, cache_hit, started_at, finished_at, duration_ms, error)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      )
+      .run(
+        start.runId,
+        start.instance,
+        start.stageType,
+        start.stageVersion,
+        start.key,
+        JSON.stringify(start.params),
+        JSON.stringify(start.inputs),
+        status,
+        status === 'cached' ? 1 : 0,
+        now,
+        finished,
+        finished === null ? null : 0,
+        error ?? null,
+      );
+    return Number(info.lastInsertRowid);
+  }
+
+  finishExecution(executionId: number, status: 'succeeded' | 'failed' | 'interrupted', error?: string): void {
+    const now = Date.now();
+    this.db
+      .prepare('UPDATE executions SET status = ?, finished_at = ?, duration_ms = ? - started_at, error = ? WHERE id = ?')
+      .run(status, now, now, error ?? null, executionId);
+  }
+
+  executionsOf(runId: number): ExecutionRecord[] {
+    return (this.db.prepare('SELECT * FROM executions WHERE run_id = ? ORDER BY id').all(runId) as ExecutionRow[]).map(toExecution);
+  }
+
+  /** The latest execution of an instance that produced or reused a result. */
+  lastSuccessfulExecution(instance: string): ExecutionRecord | undefined {
+    const row = this.db
+      .prepare("SELECT * FROM executions WHERE instance = ? AND status IN ('succeeded', 'cached') ORDER BY id DESC LIMIT 1")
+      .get(instance) as ExecutionRow | undefined;
+    return row && toExecution(row);
+  }
+
+  // --------------------------------------------------------------- results
+
+  /** The outputs recorded for a key, or undefined when no complete result exists. */
+  resultOutputs(key: string): StoredOutput[] | undefined {
+    const outputs = this.outputsByKey.all(key);
+    return outputs.length > 0 ? outputs : undefined;
+  }
+
+  /** Records a complete result. Call once every artifact is in the store. */
+  recordResult(key: string, runId: number, outputs: readonly StoredOutput[], metrics: ReadonlyMap<string, Metrics>): void {
+    this.db.prepare('INSERT OR REPLACE INTO results (key, run_id, created_at) VALUES (?, ?, ?)').run(key, runId, Date.now());
+    const insertOutput = this.db.prepare('INSERT INTO result_outputs (key, output, kind, hash, extension, size) VALUES (?, ?, ?, ?, ?, ?)');
+    for (const output of outputs) insertOutput.run(key, output.output, output.kind, output.hash, output.extension, output.size);
+    const insertMetric = this.db.prepare('INSERT INTO metrics (key, output, name, value_number, value_text) VALUES (?, ?, ?, ?, ?)');
+    for (const [output, entries] of metrics) {
+      for (const [name, value] of Object.entries(entries)) {
+        insertMetric.run(key, output, name, typeof value === 'number' ? value : null, typeof value === 'string' ? value : null);
+      }
+    }
+  }
+
+  deleteResult(key: string): void {
+    this.db.prepare('DELETE FROM results WHERE key = ?').run(key);
+  }
+
+  allResultOutputs(): (StoredOutput & { key: string })[] {
+    return this.db.prepare('SELECT key, output, kind, hash, extension, size FROM result_outputs ORDER BY key, output').all() as (StoredOutput & {
+      key: string;
+    })[];
+  }
+
+  /** Keys used (computed or reused) by the latest `runCount` runs. */
+  keysOfRecentRuns(runCount: number): Set<string> {
+    const rows = this.db
+      .prepare(
+        "SELECT DISTINCT key FROM executions WHERE key IS NOT NULL AND status IN ('succeeded', 'cached') AND run_id IN (SELECT id FROM runs ORDER BY id DESC LIMIT ?)",
+      )
+      .all(runCount) as { key: string }[];
+    return new Set(rows.map((row) => row.key));
+  }
+
+  metricsOf(key: string): Map<string, Metrics> {
+    const rows = this.db.prepare('SELECT output, name, value_number, value_text FROM metrics WHERE key = ? ORDER BY output, name').all(key) as {
+      output: string;
+      name: string;
+      value_number: number | null;
+      value_text: string | null;
+    }[];
+    const metrics = new Map<string, Metrics>();
+    for (const row of rows) {
+      const entries = metrics.get(row.output) ?? {};
+      entries[row.name] = row.value_text ?? row.value_number ?? Number.NaN;
+      metrics.set(row.output, entries);
+    }
+    return metrics;
+  }
+}
