@@ -1,4 +1,5 @@
 // CLI commands that know about the study (report, export), added beside the engine's own.
 import type { CommandModule } from 'yargs';
+import { reportCommand } from './report.js';
 
-export const studyCommands: readonly CommandModule[] = [];
+export const studyCommands: readonly CommandModule[] = [reportCommand as CommandModule];

@@ -2,7 +2,7 @@
 // perturb instances) and its renderings as Markdown, CSV, LaTeX and JSON. Shared by the
 // report stage and the `pipeline report` command so both print the same bytes.
 
-import type { Metrics } from '../pipeline/stage.js';
+import type { JsonValue, Metrics } from '../pipeline/stage.js';
 import type { Direction } from '../numerics/perturbation.js';
 
 export const DIRECTIONS: readonly Direction[] = ['toward', 'away'];
@@ -152,6 +152,18 @@ export function collectReport(inputs: ReportInputs): ReportData {
     },
     rows,
   };
+}
+
+/** Reads back the stage's `rows` artifact; `where` names it in the error. */
+export function reportDataFromJson(value: JsonValue, where: string): ReportData {
+  const record = (candidate: JsonValue | undefined) =>
+    candidate !== null && typeof candidate === 'object' && !Array.isArray(candidate) ? candidate : undefined;
+  const data = record(value);
+  const accuracyOf = (part: string) => record(data?.[part])?.test_accuracy;
+  if (!data || !Array.isArray(data.rows) || typeof accuracyOf('baseline') !== 'number' || typeof accuracyOf('desired') !== 'number') {
+    throw new Error(`${where} is not a report's rows (expected baseline, desired and rows); recompute it with \`pipeline run\``);
+  }
+  return data as unknown as ReportData;
 }
 
 // ------------------------------------------------------------------ the table

@@ -3,6 +3,7 @@ import { decode } from 'fast-png';
 import type { Blob, Metrics } from '../pipeline/stage.js';
 import { IMAGE_BYTES, imageSetToTable, type ImageSet } from '../data/tables.js';
 import { signedStep } from '../numerics/perturbation.js';
+import { loadMiniCifar } from './fixtures/cifar10-mini.js';
 import { reportStage } from '../stages/report.js';
 import { GRID_GAP, GRID_SCALE } from '../stages/report-grid.js';
 import { collectReport, PAPER_TOWARD_PERCENT, renderCsv, type ReportInputs } from '../stages/report-tables.js';
@@ -40,19 +41,6 @@ function stepInputs(): ReportInputs {
     desired: { accuracy: DESIRED },
     steps,
     perturbations,
-  };
-}
-
-const CLASSES = ['airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship', 'truck'];
-
-function syntheticImages(count: number): ImageSet {
-  const pixels = new Uint8Array(count * IMAGE_BYTES).map((_, i) => (i * 37 + (i >> 7)) % 256);
-  return {
-    count,
-    pixels,
-    labels: Uint8Array.from({ length: count }, (_, i) => i % 10),
-    indices: Int32Array.from({ length: count }, (_, i) => 100 + i),
-    classes: CLASSES,
   };
 }
 
@@ -104,11 +92,21 @@ function assertWellFormedXml(text: string): void {
 const text = (blob: Blob) => new TextDecoder().decode(blob.bytes);
 const context = { progress() {}, log() {}, signal: new AbortController().signal, threads: 1 };
 
-async function runReport(images = 12, gridImages = 8, amplify = 20) {
-  const original = syntheticImages(images);
+function reversed(set: ImageSet): ImageSet {
+  const order = Array.from({ length: set.count }, (_, position) => set.count - 1 - position);
+  const pixels = new Uint8Array(set.pixels.length);
+  order.forEach((from, to) => pixels.set(set.pixels.subarray(from * IMAGE_BYTES, (from + 1) * IMAGE_BYTES), to * IMAGE_BYTES));
+  return { ...set, pixels, labels: Uint8Array.from(order, (i) => set.labels[i]), indices: Int32Array.from(order, (i) => set.indices[i]) };
+}
+
+const trainImages = loadMiniCifar().train;
+
+/** The stage on the fixture's real training images; `shuffle` hands the perturbed set over in reverse order. */
+async function runReport(gridImages = 8, amplify = 20, shuffle = false) {
+  const original = trainImages;
   const perturbed = perturbThreeSteps(original);
   const outputs = await reportStage.run(
-    { ...stepInputs(), original: imageSetToTable(original), perturbed: imageSetToTable(perturbed) },
+    { ...stepInputs(), original: imageSetToTable(original), perturbed: imageSetToTable(shuffle ? reversed(perturbed) : perturbed) },
     { grid_images: gridImages, amplify },
     context,
   );
@@ -231,7 +229,7 @@ describe('report stage', () => {
   it('draws the image grid: originals, perturbed images, and mid-grey where nothing changed', async () => {
     const gridImages = 5;
     const amplify = 20;
-    const { outputs, original, perturbed } = await runReport(12, gridImages, amplify);
+    const { outputs, original, perturbed } = await runReport(gridImages, amplify);
     const png = decode(outputs.grid.bytes);
     const cell = 32 * GRID_SCALE;
     expect(png.width).toBe(gridImages * cell + (gridImages + 1) * GRID_GAP);
@@ -263,6 +261,12 @@ describe('report stage', () => {
     expect(unchanged).toBeGreaterThan(0);
     expect(changed).toBeGreaterThan(0);
     expect(pixelAt(1, 1)).toEqual([255, 255, 255]);
+  });
+
+  it('pairs each original with the perturbed image of the same index, whatever their order', async () => {
+    const inOrder = (await runReport()).outputs.grid.bytes;
+    const shuffled = (await runReport(8, 20, true)).outputs.grid.bytes;
+    expect(Buffer.from(shuffled).equals(Buffer.from(inOrder))).toBe(true);
   });
 
   it('gives the same bytes on a second run', async () => {

@@ -1,0 +1,65 @@
+// `pipeline report <config>`: prints the report table of a config from the cache, rendered by
+// the same functions as the report stage's own table files.
+
+import type { Argv, CommandModule } from 'yargs';
+import type { AnyStage } from '../pipeline/stage.js';
+import { SelectionError } from '../pipeline/engine.js';
+import { Workspace } from '../pipeline/workspace.js';
+import { stages } from '../stages/index.js';
+import { reportStage } from '../stages/report.js';
+import { REPORT_FORMATS, renderReport, reportDataFromJson, type ReportFormat } from '../stages/report-tables.js';
+
+export interface ReportRequest {
+  readonly config: string;
+  readonly format: ReportFormat;
+  readonly cacheDir?: string;
+  readonly overrides?: readonly string[];
+  /** Which report instance, when the config has several. */
+  readonly instance?: string;
+}
+
+/** The table of the config's report instance, from its cached `rows`; throws when it is not computed. */
+export async function reportText(request: ReportRequest, registry: readonly AnyStage[] = stages): Promise<string> {
+  const workspace = Workspace.open({ config: request.config, stages: registry, cacheDir: request.cacheDir, overrides: request.overrides });
+  try {
+    const reports = workspace.instances().filter((instance) => instance.stageType === reportStage.name);
+    const names = reports.map((instance) => instance.name);
+    if (reports.length === 0) throw new SelectionError(`${request.config} has no stage that uses '${reportStage.name}'; add one to print its table`);
+    if (request.instance !== undefined && !names.includes(request.instance)) {
+      throw new SelectionError(`${request.config} has no report instance '${request.instance}'; its report instances: ${names.join(', ')}`);
+    }
+    if (request.instance === undefined && reports.length > 1) {
+      throw new SelectionError(`${request.config} has several report instances (${names.join(', ')}); pick one with --instance`);
+    }
+    const name = request.instance ?? names[0];
+    const rows = await workspace.load<'json'>(name, 'rows');
+    return renderReport(reportDataFromJson(rows, `${name}.rows`), request.format);
+  } finally {
+    workspace.close();
+  }
+}
+
+interface ReportArguments {
+  config: string;
+  format: ReportFormat;
+  /** The CLI's global option. */
+  'cache-dir'?: string;
+  set?: string[];
+  instance?: string;
+}
+
+export const reportCommand: CommandModule<object, ReportArguments> = {
+  command: 'report <config>',
+  describe: 'Print the report table (rows k, both directions, bound, paper figures, perturbation statistics) from the cache',
+  builder: (yargs: Argv) =>
+    yargs
+      .positional('config', { type: 'string', demandOption: true, describe: 'pipeline config (YAML)' })
+      .option('format', { choices: REPORT_FORMATS, default: 'md' as ReportFormat, describe: 'json: machine-readable rows; csv, md, tex: the table' })
+      .option('set', { type: 'string', array: true, describe: 'config overrides, name=value or stage.param=value' })
+      .option('instance', { type: 'string', describe: 'the report instance, when the config has several' }),
+  handler: async (args) => {
+    process.stdout.write(
+      await reportText({ config: args.config, format: args.format, cacheDir: args['cache-dir'], overrides: args.set, instance: args.instance }),
+    );
+  },
+};
