@@ -4,7 +4,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, closeSync, fstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { open, rename, rm } from 'node:fs/promises';
+import { chmod, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
 export interface StoredObject {
@@ -87,6 +87,8 @@ export class ArtifactStore {
       throw error;
     }
     await handle.close();
+    // Read-only, so that a user inspecting an artifact (from Python, say) cannot edit it in place by accident.
+    await chmod(tmpPath, 0o444);
     await rename(tmpPath, finalPath);
     return object;
   }

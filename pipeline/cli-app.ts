@@ -10,7 +10,7 @@ import { ConfigError, loadPipeline, type Pipeline } from './config.js';
 import { planPipeline, runPipeline, SelectionError, type RunSummary } from './engine.js';
 import type { ExecutionRecord } from './history.js';
 import { collectGarbage, verifyCache } from './maintenance.js';
-import { formatDuration, reporterFor, type TextSink } from './progress.js';
+import { formatDuration, reporterFor, type TerminalSink, type TextSink } from './progress.js';
 import type { AnyStage } from './stage.js';
 import { StaleInstanceError, Workspace } from './workspace.js';
 
@@ -22,7 +22,7 @@ export interface CliSetup {
   readonly stages: readonly AnyStage[];
   readonly commands: readonly CommandModule[];
   readonly stdout?: TextSink;
-  readonly stderr?: NodeJS.WriteStream;
+  readonly stderr?: TerminalSink;
 }
 
 /** An error whose message is for the user as is, with the exit code to use. */

@@ -213,22 +213,24 @@ async function loadInput(cache: Cache, binding: InputBinding, outcomes: Readonly
   return values;
 }
 
-/** Encodes and stores every declared output; returns them sorted by name, with their metrics. */
+/** Checks every declared output, then encodes and stores them; returns them sorted by name, with their metrics. */
 async function storeOutputs(cache: Cache, instance: StageInstance, produced: unknown) {
   if (produced === null || typeof produced !== 'object') throw new Error(`stage ${instance.stage.name} returned ${typeof produced}, expected an object of outputs`);
   const values = produced as Record<string, unknown>;
   const declared = Object.keys(instance.stage.outputs).sort();
   const extra = Object.keys(values).filter((name) => !declared.includes(name));
   if (extra.length > 0) throw new Error(`stage ${instance.stage.name} returned undeclared outputs: ${extra.join(', ')}`);
+  const kindOf = (name: string) => (instance.stage.outputs[name] as { kind: ArtifactKind }).kind;
+  for (const name of declared) {
+    const problem = await describeKindMismatch(kindOf(name), values[name]);
+    if (problem) throw new Error(`stage ${instance.stage.name} output "${name}" (${kindOf(name)}): ${problem}`);
+  }
   const outputs: StoredOutput[] = [];
   const metrics = new Map<string, Metrics>();
   for (const name of declared) {
-    const kind = (instance.stage.outputs[name] as { kind: ArtifactKind }).kind;
-    const problem = await describeKindMismatch(kind, values[name]);
-    if (problem) throw new Error(`stage ${instance.stage.name} output "${name}" (${kind}): ${problem}`);
+    const kind = kindOf(name);
     const encoded = await encodeArtifact(kind, values[name] as ArtifactValues[typeof kind]);
-    const object = await cache.store.put(encoded.bytes, encoded.extension);
-    outputs.push({ output: name, kind, ...object });
+    outputs.push({ output: name, kind, ...(await cache.store.put(encoded.bytes, encoded.extension)) });
     if (kind === 'metrics') metrics.set(name, values[name] as Metrics);
   }
   return { outputs, metrics };

@@ -180,7 +180,13 @@ export class LiveReporter extends BaseReporter {
   }
 }
 
-export function reporterFor(stream: NodeJS.WriteStream): RunReporter {
+/** A stream as the reporters need it: process.stderr, or a stand-in in tests. */
+export interface TerminalSink extends TextSink {
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+export function reporterFor(stream: TerminalSink): RunReporter {
   return stream.isTTY ? new LiveReporter(stream, () => stream.columns ?? 80) : new PlainReporter(stream);
 }
 
