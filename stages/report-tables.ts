@@ -98,12 +98,14 @@ export function stepOfInstance(name: string, input: string): { direction: Direct
   return { direction: direction as Direction, k: Number(k) };
 }
 
+const stepKey = (direction: Direction, k: number) => `${direction} ${k}`;
+
 function byStep(instances: Readonly<Record<string, Metrics>>, input: string): Map<string, Metrics> {
   const found = new Map<string, Metrics>();
   const namesByKey = new Map<string, string>();
   for (const name of Object.keys(instances).sort()) {
     const { direction, k } = stepOfInstance(name, input);
-    const key = `${direction} ${k}`;
+    const key = stepKey(direction, k);
     const previous = namesByKey.get(key);
     if (previous !== undefined) {
       throw new Error(
@@ -122,12 +124,16 @@ export function collectReport(inputs: ReportInputs): ReportData {
   const baselineAccuracy = requiredAccuracy(inputs.baseline, 'baseline');
   const evaluations = byStep(inputs.steps, 'steps');
   const perturbations = byStep(inputs.perturbations, 'perturbations');
-  const largestK = Math.max(0, ...[...evaluations.keys(), ...perturbations.keys()].map((key) => Number(key.split(' ')[1])));
+  const largestK = Math.max(
+    0,
+    ...Object.keys(inputs.steps).map((name) => stepOfInstance(name, 'steps').k),
+    ...Object.keys(inputs.perturbations).map((name) => stepOfInstance(name, 'perturbations').k),
+  );
 
   const rows: ReportRow[] = [];
   for (const direction of DIRECTIONS) {
     for (let k = 0; k <= largestK; k++) {
-      const key = `${direction} ${k}`;
+      const key = stepKey(direction, k);
       const evaluation = evaluations.get(key) ?? (k === 0 ? inputs.baseline : undefined);
       const perturbation = perturbations.get(key);
       if (evaluation === undefined && perturbation === undefined) continue;
@@ -231,14 +237,14 @@ export function reportTable(data: ReportData): ReportTable {
     }
   }
 
-  const rowAt = new Map(data.rows.map((row) => [`${row.direction} ${row.k}`, row]));
+  const rowAt = new Map(data.rows.map((row) => [stepKey(row.direction, row.k), row]));
   const largestK = Math.max(0, ...data.rows.map((row) => row.k));
   const paperAt = new Map(data.paper.toward.map((point) => [point.k, point.test_accuracy]));
   const paperBaseline = paperAt.get(0);
   const cells: string[][] = [];
   for (let k = 0; k <= largestK; k++) {
-    const toward = rowAt.get(`toward ${k}`);
-    const away = rowAt.get(`away ${k}`);
+    const toward = rowAt.get(stepKey('toward', k));
+    const away = rowAt.get(stepKey('away', k));
     const paper = paperAt.get(k) ?? null;
     const paperGain = paper === null || paperBaseline === undefined ? null : roundMicro((paper - paperBaseline) * 100);
     const row = [
