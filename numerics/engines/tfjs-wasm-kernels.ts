@@ -1,0 +1,254 @@
+// Input-gradient kernels for the tfjs wasm backend (4.22), built from its forward kernels.
+//
+// The wasm backend has no DepthwiseConv2dNativeBackpropInput (depthwise convolutions cannot be
+// differentiated at all), its Conv2DBackpropInput is several times slower than its Conv2D, its
+// ResizeBilinearGrad ignores halfPixelCenters (wrong gradients for the resize every engine here
+// uses), it has no Conv2DBackpropFilter, and its MaxPoolGrad drops the gradient of some windows (seen with negative values and
+// with batches of VGG16 activations; its MaxPoolWithArgmax is wrong too). Registering these
+// kernels fixes all of these for every tfjs op that reaches them, layers models included:
+//   - the input gradient of a convolution is a stride-1 forward convolution of the output
+//     gradient, spread out with stride-1 zeros between its values, with the filter rotated by
+//     180 degrees (and, for conv2d, its in/out channels swapped);
+//   - a bilinear resize is x -> A x B^T for fixed interpolation matrices, so its gradient is
+//     A^T g B;
+//   - a max pool's gradient goes to the first maximum of each window, found with equality tests.
+
+import * as tf from '@tensorflow/tfjs';
+
+type ConvInfo = tf.backend_util.Conv2DInfo;
+type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
+
+interface ConvolutionGradientInputs {
+  dy: tf.Tensor4D;
+  filter: tf.Tensor4D;
+}
+
+interface ConvolutionGradientAttributes {
+  inputShape: [number, number, number, number];
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number | ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dilations?: number | [number, number];
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+}
+
+/** Each value followed by stride - 1 zeros along height and width: [n, h * strideHeight, w * strideWidth, c]. */
+function spread(values: tf.Tensor4D, strideHeight: number, strideWidth: number): tf.Tensor4D {
+  if (strideHeight === 1 && strideWidth === 1) return values;
+  const [batch, height, width, channels] = values.shape;
+  return tf
+    .pad(values.reshape([batch, height, 1, width, 1, channels]), [
+      [0, 0],
+      [0, 0],
+      [0, strideHeight - 1],
+      [0, 0],
+      [0, strideWidth - 1],
+      [0, 0],
+    ])
+    .reshape([batch, height * strideHeight, width * strideWidth, channels]);
+}
+
+/** Pads height and width by the given amounts; a negative amount crops instead. */
+function padOrCrop(values: tf.Tensor4D, [top, bottom]: [number, number], [left, right]: [number, number]): tf.Tensor4D {
+  const [batch, height, width, channels] = values.shape;
+  const cropped = values.slice(
+    [0, Math.max(0, -top), Math.max(0, -left), 0],
+    [batch, height - Math.max(0, -top) - Math.max(0, -bottom), width - Math.max(0, -left) - Math.max(0, -right), channels],
+  );
+  return tf.pad(cropped, [
+    [0, 0],
+    [Math.max(0, top), Math.max(0, bottom)],
+    [Math.max(0, left), Math.max(0, right)],
+    [0, 0],
+  ]);
+}
+
+/**
+ * The output gradient spread by the strides and padded so that a stride-1 'valid' convolution
+ * with the rotated filter gives the input gradient. Along an axis with input size L, output
+ * size O, kernel K, stride S and padding P before: K - 1 - P before, L + P - S * O after.
+ */
+function spreadGradient(dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+  const [, outHeight, outWidth] = dy.shape;
+  return padOrCrop(
+    spread(dy, info.strideHeight, info.strideWidth),
+    [info.filterHeight - 1 - info.padInfo.top, info.inHeight + info.padInfo.top - info.strideHeight * outHeight],
+    [info.filterWidth - 1 - info.padInfo.left, info.inWidth + info.padInfo.left - info.strideWidth * outWidth],
+  );
+}
+
+function isPlainNhwc(attrs: ConvolutionGradientAttributes): boolean {
+  const dilations = attrs.dilations ?? 1;
+  const unitDilations = typeof dilations === 'number' ? dilations === 1 : dilations.every((d) => d === 1);
+  return unitDilations && (attrs.dataFormat ?? 'NHWC') === 'NHWC';
+}
+
+function conv2dInputGradient({ dy, filter }: ConvolutionGradientInputs, attrs: ConvolutionGradientAttributes): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    const rotated = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
+    return tf.conv2d(spreadGradient(dy, info), rotated, 1, 'valid') as tf.Tensor4D;
+  });
+}
+
+function depthwiseInputGradient({ dy, filter }: ConvolutionGradientInputs, attrs: ConvolutionGradientAttributes): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, true);
+    const spread = spreadGradient(dy, info);
+    const rotated = tf.reverse(filter, [0, 1]);
+    const [filterHeight, filterWidth, channels, multiplier] = filter.shape;
+    if (multiplier === 1) return tf.depthwiseConv2d(spread, rotated, 1, 'valid') as tf.Tensor4D;
+    // Output channel c * multiplier + m comes from input channel c through filter[..., c, m].
+    const [batch, height, width] = spread.shape;
+    const perMultiplier = spread.reshape([batch, height, width, channels, multiplier]);
+    const contributions = Array.from({ length: multiplier }, (_, m) =>
+      tf.depthwiseConv2d(
+        perMultiplier.slice([0, 0, 0, 0, m], [batch, height, width, channels, 1]).reshape<tf.Tensor4D>([batch, height, width, channels]),
+        rotated.slice<tf.Tensor4D>([0, 0, 0, m], [filterHeight, filterWidth, channels, 1]),
+        1,
+        'valid',
+      ),
+    );
+    return tf.addN(contributions);
+  }) as tf.Tensor4D;
+}
+
+/**
+ * dW[a, b, i, o] = sum over images and output positions (y, z) of xPadded[y * S + a, z * S + b, i] * dy[y, z, o]:
+ * a stride-1 convolution of x with channels as the batch, by dy with images as the channels,
+ * dilated by the forward stride.
+ */
+function conv2dFilterGradient(
+  { x, dy }: { x: tf.Tensor4D; dy: tf.Tensor4D },
+  attrs: ConvolutionGradientAttributes & { filterShape: [number, number, number, number] },
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = tf.backend_util.computeConv2DInfo(x.shape, attrs.filterShape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    const { top, bottom, left, right } = info.padInfo;
+    const correlation = tf.conv2d(
+      tf.transpose(x, [3, 1, 2, 0]),
+      tf.transpose(dy, [1, 2, 0, 3]),
+      1,
+      [[0, 0], [top, bottom], [left, right], [0, 0]],
+      'NHWC',
+      [info.strideHeight, info.strideWidth],
+    );
+    const [filterHeight, filterWidth, inChannels, outChannels] = attrs.filterShape;
+    return tf.transpose(correlation.slice([0, 0, 0, 0], [inChannels, filterHeight, filterWidth, outChannels]), [1, 2, 0, 3]) as tf.Tensor4D;
+  });
+}
+
+/** outSize x inSize matrix of tfjs's (and TensorFlow's) bilinear resize along one axis. */
+export function bilinearMatrix(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): Float32Array {
+  const matrix = new Float32Array(outSize * inSize);
+  const ratio = alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize;
+  for (let out = 0; out < outSize; out++) {
+    const source = halfPixelCenters ? ratio * (out + 0.5) - 0.5 : ratio * out;
+    const lower = Math.max(0, Math.floor(source));
+    const upper = Math.min(inSize - 1, Math.ceil(source));
+    const fraction = source - Math.floor(source);
+    matrix[out * inSize + lower] += 1 - fraction;
+    matrix[out * inSize + upper] += fraction;
+  }
+  return matrix;
+}
+
+function resizeBilinearGradient(
+  { images, dy }: { images: tf.Tensor4D; dy: tf.Tensor4D },
+  { alignCorners, halfPixelCenters }: { alignCorners: boolean; halfPixelCenters: boolean },
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const [batch, inHeight, inWidth, channels] = images.shape;
+    const [, outHeight, outWidth] = dy.shape;
+    const rows = tf.tensor2d(bilinearMatrix(inHeight, outHeight, alignCorners, halfPixelCenters), [outHeight, inHeight]);
+    const columns = tf.tensor2d(bilinearMatrix(inWidth, outWidth, alignCorners, halfPixelCenters), [outWidth, inWidth]);
+    const alongWidth = tf
+      .transpose(dy, [0, 3, 1, 2])
+      .reshape([batch * channels * outHeight, outWidth])
+      .matMul(columns)
+      .reshape([batch * channels, outHeight, inWidth]);
+    const alongBoth = tf
+      .transpose(alongWidth, [0, 2, 1])
+      .reshape([batch * channels * inWidth, outHeight])
+      .matMul(rows)
+      .reshape([batch, channels, inWidth, inHeight]);
+    return tf.transpose(alongBoth, [0, 3, 2, 1]) as tf.Tensor4D;
+  });
+}
+
+/**
+ * Routes each output gradient to the first maximum of its window in row-major order (as
+ * TensorFlow and tfjs's cpu backend do), window offset by window offset with forward ops.
+ */
+function maxPoolGradient(
+  { dy, input, output }: { dy: tf.Tensor4D; input: tf.Tensor4D; output: tf.Tensor4D },
+  attrs: { filterSize: number | [number, number]; strides: number | [number, number]; pad: 'same' | 'valid' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
+): tf.Tensor4D {
+  return tf.tidy(() => {
+    const info = tf.backend_util.computePool2DInfo(input.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
+    const { top, bottom, left, right } = info.padInfo;
+    const padded = tf.pad(input, [[0, 0], [top, bottom], [left, right], [0, 0]], -Infinity);
+    const [batch, paddedHeight, paddedWidth, channels] = padded.shape;
+    const { outHeight, outWidth, strideHeight, strideWidth } = info;
+    let unclaimed: tf.Tensor4D = tf.onesLike(output);
+    let paddedGradient: tf.Tensor4D = tf.zerosLike(padded);
+    for (let row = 0; row < info.effectiveFilterHeight; row++) {
+      for (let column = 0; column < info.effectiveFilterWidth; column++) {
+        const window = tf.stridedSlice(
+          padded,
+          [0, row, column, 0],
+          [batch, row + (outHeight - 1) * strideHeight + 1, column + (outWidth - 1) * strideWidth + 1, channels],
+          [1, strideHeight, strideWidth, 1],
+        ) as tf.Tensor4D;
+        const isMaximum = tf.mul(tf.cast(tf.equal(window, output), 'float32'), unclaimed);
+        unclaimed = tf.sub(unclaimed, isMaximum);
+        const placed = padOrCrop(
+          spread(tf.mul(dy, isMaximum), strideHeight, strideWidth),
+          [row, paddedHeight - row - outHeight * strideHeight],
+          [column, paddedWidth - column - outWidth * strideWidth],
+        );
+        paddedGradient = tf.add(paddedGradient, placed);
+      }
+    }
+    return paddedGradient.slice([0, top, left, 0], input.shape);
+  });
+}
+
+let registered = false;
+
+/** Replaces the wasm backend's input-gradient kernels (idempotent; call after the backend is loaded). */
+export function registerWasmGradientKernels(): void {
+  if (registered) return;
+  const stockConvGradient = tf.getKernel('Conv2DBackpropInput', 'wasm');
+  const replace = (kernelName: string, kernelFunc: tf.KernelFunc) => {
+    if (tf.getKernel(kernelName, 'wasm') != null) tf.unregisterKernel(kernelName, 'wasm');
+    tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc });
+  };
+  // Kernels may return tensors: the engine adopts them (ops run inside a kernel are not taped).
+  replace('Conv2DBackpropInput', (args) => {
+    const attrs = args.attrs as unknown as ConvolutionGradientAttributes;
+    if (!isPlainNhwc(attrs) && stockConvGradient != null) return stockConvGradient.kernelFunc(args);
+    return conv2dInputGradient(args.inputs as unknown as ConvolutionGradientInputs, attrs);
+  });
+  // Missing in wasm; tfjs-layers' fused convolutions ask for it even when only inputs need gradients.
+  replace('Conv2DBackpropFilter', (args) => {
+    const attrs = args.attrs as unknown as Parameters<typeof conv2dFilterGradient>[1];
+    if (!isPlainNhwc(attrs)) throw new Error('tfjs wasm engine: convolution filter gradients need NHWC data and unit dilations');
+    return conv2dFilterGradient(args.inputs as unknown as Parameters<typeof conv2dFilterGradient>[0], attrs);
+  });
+  replace('DepthwiseConv2dNativeBackpropInput', (args) => {
+    const attrs = args.attrs as unknown as ConvolutionGradientAttributes;
+    if (!isPlainNhwc(attrs)) throw new Error('tfjs wasm engine: depthwise convolution gradients need NHWC data and unit dilations');
+    return depthwiseInputGradient(args.inputs as unknown as ConvolutionGradientInputs, attrs);
+  });
+  replace('MaxPoolGrad', (args) =>
+    maxPoolGradient(args.inputs as unknown as Parameters<typeof maxPoolGradient>[0], args.attrs as unknown as Parameters<typeof maxPoolGradient>[1]),
+  );
+  replace('ResizeBilinearGrad', (args) =>
+    resizeBilinearGradient(
+      args.inputs as unknown as { images: tf.Tensor4D; dy: tf.Tensor4D },
+      args.attrs as unknown as { alignCorners: boolean; halfPixelCenters: boolean },
+    ),
+  );
+  registered = true;
+}

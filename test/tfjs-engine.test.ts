@@ -1,0 +1,136 @@
+// The tfjs engine's own pieces: the wasm gradient kernels against tfjs's reference (cpu)
+// kernels and against the forward ops they differentiate.
+
+import * as tf from '@tensorflow/tfjs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTfjs } from '../numerics/engines/tfjs-backend.js';
+import { bilinearMatrix } from '../numerics/engines/tfjs-wasm-kernels.js';
+
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (Math.imul(state, 1664525) + 1013904223) >>> 0;
+    return state / 2 ** 32 - 0.5;
+  };
+}
+
+function randomValues(size: number, random: () => number): Float32Array {
+  return Float32Array.from({ length: size }, random);
+}
+
+function maxRelativeDifference(actual: Float32Array, expected: Float32Array): number {
+  let difference = 0;
+  let scale = 0;
+  for (let i = 0; i < expected.length; i++) {
+    difference = Math.max(difference, Math.abs(actual[i] - expected[i]));
+    scale = Math.max(scale, Math.abs(expected[i]));
+  }
+  return difference / scale;
+}
+
+/** The gradient of sum(op(x) * weights) with respect to x, on the given backend. */
+async function gradientOn(
+  backend: string,
+  op: (x: tf.Tensor4D) => tf.Tensor,
+  x: Float32Array,
+  shape: number[],
+  random: () => number,
+): Promise<Float32Array> {
+  await tf.setBackend(backend);
+  // Recycled memory full of non-zeros catches kernels that leave parts of their output unwritten.
+  tf.fill([4, ...shape], 7).dispose();
+  return tf.tidy(() => {
+    const input = tf.tensor(x, shape) as tf.Tensor4D;
+    const outputShape = op(input).shape;
+    const weights = tf.tensor(randomValues(outputShape.reduce((a, b) => a * b, 1), random), outputShape);
+    return tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(op(v), weights)))(input).dataSync() as Float32Array;
+  });
+}
+
+describe('tfjs wasm gradient kernels', () => {
+  beforeAll(async () => {
+    expect(await startTfjs('wasm')).toBe('wasm');
+  });
+  afterAll(async () => {
+    await tf.setBackend('wasm');
+  });
+
+  const cases: { name: string; size: number; kernel: number; stride: number; padding: 'same' | 'valid' }[] = [
+    { name: '3x3 stride 1 same', size: 8, kernel: 3, stride: 1, padding: 'same' },
+    { name: '3x3 stride 2 same, even input', size: 8, kernel: 3, stride: 2, padding: 'same' },
+    { name: '3x3 stride 2 same, odd input', size: 7, kernel: 3, stride: 2, padding: 'same' },
+    { name: '3x3 stride 2 valid, odd input', size: 9, kernel: 3, stride: 2, padding: 'valid' },
+    { name: '1x1 stride 1', size: 5, kernel: 1, stride: 1, padding: 'same' },
+    { name: '2x2 stride 1 same', size: 6, kernel: 2, stride: 1, padding: 'same' },
+  ];
+
+  for (const { name, size, kernel, stride, padding } of cases) {
+    it(`conv2d and depthwise input gradients match the cpu kernels: ${name}`, async () => {
+      const random = seeded(size * 31 + kernel * 7 + stride);
+      const shape: [number, number, number, number] = [2, size, size, 4];
+      const x = randomValues(2 * size * size * 4, random);
+      const convFilter = randomValues(kernel * kernel * 4 * 5, random);
+      const depthFilter = randomValues(kernel * kernel * 4 * 2, random);
+      const conv = (v: tf.Tensor4D) => tf.conv2d(v, tf.tensor4d(convFilter, [kernel, kernel, 4, 5]), stride, padding);
+      const depthwise = (v: tf.Tensor4D) => tf.depthwiseConv2d(v, tf.tensor4d(depthFilter.subarray(0, kernel * kernel * 4), [kernel, kernel, 4, 1]), stride, padding);
+      const depthwiseTwice = (v: tf.Tensor4D) => tf.depthwiseConv2d(v, tf.tensor4d(depthFilter, [kernel, kernel, 4, 2]), stride, padding);
+      for (const op of [conv, depthwise, depthwiseTwice]) {
+        const wasm = await gradientOn('wasm', op, x, shape, seeded(5));
+        const cpu = await gradientOn('cpu', op, x, shape, seeded(5));
+        expect(maxRelativeDifference(wasm, cpu)).toBeLessThan(1e-6);
+      }
+    });
+
+    it(`conv2d filter gradients match the cpu kernels: ${name}`, async () => {
+      const random = seeded(size * 17 + kernel * 5 + stride);
+      const x = tf.tensor4d(randomValues(2 * size * size * 4, random), [2, size, size, 4]);
+      const filterShape = [kernel, kernel, 4, 5];
+      const filter = randomValues(kernel * kernel * 20, random);
+      const convolveX = (w: tf.Tensor4D) => tf.conv2d(x, w, stride, padding);
+      const wasm = await gradientOn('wasm', convolveX, filter, filterShape, seeded(6));
+      const cpu = await gradientOn('cpu', convolveX, filter, filterShape, seeded(6));
+      expect(maxRelativeDifference(wasm, cpu)).toBeLessThan(1e-6);
+      x.dispose();
+    });
+
+    it(`max-pool gradients (negative and tied values) match the cpu kernels: ${name}`, async () => {
+      const random = seeded(size * 13 + kernel * 3 + stride);
+      const shape = [3, size, size, 4];
+      // Rounded values: many ties inside windows, and windows of negative values only.
+      const x = randomValues(3 * size * size * 4, () => Math.round(4 * random()));
+      const pool = (v: tf.Tensor4D) => tf.maxPool(v, kernel, stride, padding);
+      const wasm = await gradientOn('wasm', pool, x, shape, seeded(8));
+      const cpu = await gradientOn('cpu', pool, x, shape, seeded(8));
+      expect(maxRelativeDifference(wasm, cpu)).toBeLessThan(1e-6);
+    });
+  }
+
+  it('the bilinear matrices reproduce resizeBilinear with half-pixel centres', async () => {
+    await tf.setBackend('wasm');
+    const random = seeded(11);
+    const image = randomValues(5 * 7, random);
+    const resized = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(image, [1, 5, 7, 1]), [12, 9], false, true).dataSync() as Float32Array);
+    const rows = bilinearMatrix(5, 12, false, true);
+    const columns = bilinearMatrix(7, 9, false, true);
+    const byMatrices = new Float32Array(12 * 9);
+    for (let i = 0; i < 12; i++)
+      for (let j = 0; j < 9; j++)
+        for (let p = 0; p < 5; p++) for (let q = 0; q < 7; q++) byMatrices[i * 9 + j] += rows[i * 5 + p] * columns[j * 7 + q] * image[p * 7 + q];
+    expect(maxRelativeDifference(byMatrices, resized)).toBeLessThan(1e-6);
+  });
+
+  it('the resizeBilinear gradient is the adjoint of the forward resize (half-pixel centres)', async () => {
+    await tf.setBackend('wasm');
+    const random = seeded(12);
+    const x = randomValues(2 * 32 * 32 * 3, random);
+    const g = randomValues(2 * 64 * 64 * 3, random);
+    const [forwardDot, adjointDot] = tf.tidy(() => {
+      const input = tf.tensor4d(x, [2, 32, 32, 3]);
+      const upstream = tf.tensor4d(g, [2, 64, 64, 3]);
+      const resize = (v: tf.Tensor4D) => tf.image.resizeBilinear(v, [64, 64], false, true);
+      const gradient = tf.grad((v: tf.Tensor4D) => tf.sum(tf.mul(resize(v), upstream)))(input);
+      return [tf.sum(tf.mul(resize(input), upstream)).dataSync()[0], tf.sum(tf.mul(input, gradient)).dataSync()[0]];
+    });
+    expect(Math.abs(forwardDot - adjointDot)).toBeLessThan(1e-5 * Math.abs(forwardDot) + 1e-3);
+  });
+});
