@@ -5,9 +5,7 @@ import { featureDimension } from '../numerics/backbones/description.js';
 import { loadMobileNet, MOBILENET_V1_075_224 } from '../numerics/backbones/mobilenet.js';
 import { loadTfjsLayersModel } from '../numerics/backbones/tfjs-layers.js';
 import { OnnxEngine } from '../numerics/engines/onnx-engine.js';
-
-const MODELS = join(import.meta.dirname, '..', '..', 'shared', 'models');
-const TEST_IMAGES = ['parrot', 'hot_dog', 'bird'];
+import { MODELS, TEST_IMAGE_NAMES, testImage224 } from './support/test-images.js';
 
 describe('MobileNet v1 0.75 from its tfjs layers files', () => {
   test('has the Keras layers and 2,601,976 parameters', async () => {
@@ -36,12 +34,11 @@ describe('MobileNet v1 0.75 from its tfjs layers files', () => {
   test('classifies the three ImageNet test images (macaw, hotdog, chickadee) through the ONNX engine', async () => {
     const backbone = await loadMobileNet(MODELS);
     const { labels } = JSON.parse(await readFile(join(MODELS, MOBILENET_V1_075_224, 'metadata.json'), 'utf8')) as { labels: string[] };
-    const images = await Promise.all(TEST_IMAGES.map((name) => readFile(join(MODELS, 'testimages', `${name}.rgb`))));
-    const pixels = new Uint8Array(Buffer.concat(images));
+    const pixels = new Uint8Array(TEST_IMAGE_NAMES.flatMap((name) => [...testImage224(name)]));
     const engine = new OnnxEngine(backbone, { imageSize: 224, inputSize: 224, featureLayer: 'conv_preds', threads: 2, batchSize: 2 });
     const logits = await engine.features(pixels, 3);
     await engine.dispose();
-    const top1 = TEST_IMAGES.map((_, image) => {
+    const top1 = TEST_IMAGE_NAMES.map((_, image) => {
       const row = logits.subarray(image * 1000, (image + 1) * 1000);
       return labels[row.indexOf(Math.max(...row))];
     });

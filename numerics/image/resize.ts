@@ -16,29 +16,3 @@ export function bilinearResizeMatrix(from: number, to: number): Float32Array {
   }
   return matrix;
 }
-
-/** Resizes count HWC images of side `from` with `channels` channels to side `to` (float output). */
-export function resizeBilinear(pixels: ArrayLike<number>, count: number, from: number, to: number, channels: number): Float32Array {
-  const matrix = bilinearResizeMatrix(from, to);
-  const output = new Float32Array(count * to * to * channels);
-  const rows = new Float32Array(to * from * channels);
-  for (let image = 0; image < count; image++) {
-    const base = image * from * from * channels;
-    rows.fill(0);
-    for (let y = 0; y < to; y++)
-      for (let k = 0; k < from; k++) {
-        const weight = matrix[y * from + k];
-        if (weight === 0) continue;
-        for (let i = 0; i < from * channels; i++) rows[y * from * channels + i] += weight * pixels[base + k * from * channels + i];
-      }
-    const outBase = image * to * to * channels;
-    for (let y = 0; y < to; y++)
-      for (let x = 0; x < to; x++)
-        for (let k = 0; k < from; k++) {
-          const weight = matrix[x * from + k];
-          if (weight === 0) continue;
-          for (let c = 0; c < channels; c++) output[outBase + (y * to + x) * channels + c] += weight * rows[(y * from + k) * channels + c];
-        }
-  }
-  return output;
-}
