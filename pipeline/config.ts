@@ -67,6 +67,10 @@ class Source {
     this.document = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: false });
   }
 
+  lineAt(offset: number): number {
+    return this.lineCounter.linePos(offset).line;
+  }
+
   /** Line of the last key of `path` (or of its deepest existing ancestor). */
   lineOf(path: Path): number {
     let node: unknown = this.document.contents;
@@ -84,7 +88,7 @@ class Source {
         break;
       }
     }
-    return this.lineCounter.linePos(offset).line;
+    return this.lineAt(offset);
   }
 
   error(path: Path, key: string, problem: string, fix: string): ConfigError {
@@ -196,7 +200,7 @@ function validateParams(stage: AnyStage, given: Record<string, unknown>, source:
     }
     const problem = paramProblem(spec, value);
     if (problem) {
-      throw source.error(['stages', declarationIndex, 'params', name], `${label}.params.${name}`, problem, `give ${name} a ${spec.type === 'enum' ? `value among ${spec.values.join(', ')}` : `${spec.type} value`} (${spec.description})`);
+      throw source.error(['stages', declarationIndex, 'params', name], `${label}.params.${name}`, problem, `set ${name} to ${spec.type === 'enum' ? `one of ${spec.values.join(', ')}` : `a value of type ${spec.type}`} (${spec.description})`);
     }
     params[name] = value;
   }
@@ -399,7 +403,7 @@ function sortTopologically(source: Source, instances: readonly StageInstance[], 
 export function parsePipeline(text: string, file: string, registry: readonly AnyStage[], overrides: readonly string[] = []): Pipeline {
   const source = new Source(file, text);
   const yamlError = source.document.errors[0];
-  if (yamlError) throw new ConfigError(file, yamlError.linePos?.[0].line ?? 1, '(yaml)', yamlError.message.split('\n')[0]!, 'fix the YAML syntax at that line');
+  if (yamlError) throw new ConfigError(file, source.lineAt(yamlError.pos[0]), '(yaml)', yamlError.message.split('\n')[0]!, 'fix the YAML syntax at that line');
   const root: unknown = source.document.toJS();
   if (!isPlainObject(root)) throw source.error([], '(top level)', 'expected a map with `params:` and `stages:`', 'start the file with `stages:`');
   for (const key of Object.keys(root)) {

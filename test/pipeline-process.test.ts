@@ -1,0 +1,129 @@
+// The CLI as real processes: SIGKILL in the middle of a stage, two runs on one cache, exit codes.
+// Uses the compiled engine (dist/, built by `npm test` before vitest runs).
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { planPipeline } from '../pipeline/engine.js';
+import { Sandbox } from './fixtures/pipeline/helpers.js';
+
+const root = join(import.meta.dirname, '..');
+const cliWithTestStages = join(root, 'test/fixtures/pipeline/cli.mjs');
+const diamondPath = join(root, 'test/fixtures/pipeline/diamond.yaml');
+const diamond = readFileSync(diamondPath, 'utf8');
+
+beforeAll(() => {
+  if (!existsSync(join(root, 'dist/pipeline/cli-app.js'))) throw new Error('dist/ is missing: run `npx tsc -p .` (npm test does) before these tests');
+});
+
+interface Child {
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  readonly exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  kill(signal: NodeJS.Signals): void;
+  /** Resolves once stderr contains `text`. */
+  waitFor(text: string): Promise<void>;
+}
+
+function startCli(args: readonly string[], env: Record<string, string> = {}): Child {
+  const child = spawn(process.execPath, [cliWithTestStages, ...args], { cwd: root, env: { ...process.env, ...env } });
+  let stdout = '';
+  let stderr = '';
+  const waiters: { text: string; resolve: () => void }[] = [];
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    for (const waiter of waiters.filter((candidate) => stderr.includes(candidate.text))) waiter.resolve();
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  return {
+    stdout: () => stdout,
+    stderr: () => stderr,
+    exit,
+    kill: (signal) => child.kill(signal),
+    waitFor: (text) =>
+      Promise.race([
+        new Promise<void>((resolve) => (stderr.includes(text) ? resolve() : waiters.push({ text, resolve }))),
+        exit.then(() => {
+          if (!stderr.includes(text)) throw new Error(`the process exited before printing "${text}"; stderr:\n${stderr}`);
+        }),
+      ]),
+  };
+}
+
+const sandboxes: Sandbox[] = [];
+function sandbox(): Sandbox {
+  const created = new Sandbox(diamond);
+  sandboxes.push(created);
+  return created;
+}
+afterEach(() => {
+  for (const created of sandboxes.splice(0)) created.close();
+});
+
+function succeededInstances(jsonSummary: string): string[] {
+  const summary = JSON.parse(jsonSummary) as { executions: { instance: string; status: string }[] };
+  return summary.executions.filter((execution) => execution.status === 'succeeded').map((execution) => execution.instance).sort();
+}
+
+describe('pipeline run as a process', () => {
+  it('killed with SIGKILL in the middle of a stage: no artifact, no fresh record; the next run completes like a clean run', async () => {
+    const box = sandbox();
+    const killed = startCli(['run', diamondPath, '--cache-dir', box.cache.dir], { PASSEURS_TEST_SLOW: 'b:30000' });
+    await killed.waitFor('[b@k=1] slow hook: sleeping');
+    killed.kill('SIGKILL');
+    expect((await killed.exit).signal).toBe('SIGKILL');
+
+    const killedRun = box.cache.history.runs(1)[0]!;
+    expect(killedRun.status).toBe('running');
+    const inFlight = box.cache.history.executionsOf(killedRun.id).find((execution) => execution.instance === 'b@k=1')!;
+    expect(inFlight.status).toBe('running');
+    expect(box.cache.history.resultOutputs(inFlight.key!)).toBeUndefined();
+    expect(planPipeline(box.cache, box.pipeline()).get('b@k=1')?.state).toBe('stale');
+    const referenced = new Set(box.cache.history.allResultOutputs().map((output) => box.cache.store.pathOf(output)));
+    expect(box.cache.store.list().filter((object) => !referenced.has(box.cache.store.pathOf(object)))).toEqual([]);
+
+    const resumed = startCli(['run', diamondPath, '--cache-dir', box.cache.dir, '--json']);
+    expect((await resumed.exit).code).toBe(0);
+    expect(succeededInstances(resumed.stdout())).toEqual(expect.arrayContaining(['b@k=1', 'b@k=2', 'crunch', 'sum']));
+    expect(succeededInstances(resumed.stdout())).not.toContain('a');
+    expect(box.cache.history.run(killedRun.id)?.status).toBe('interrupted');
+    expect(existsSync(box.cache.store.tmpDir) ? readdirSync(box.cache.store.tmpDir) : []).toEqual([]);
+    const clean = sandbox();
+    await clean.run();
+    expect(box.outputHashes()).toEqual(clean.outputHashes());
+  });
+
+  it('two concurrent runs on one cache: the second waits, then finds everything fresh; --no-wait exits 3', async () => {
+    const box = sandbox();
+    // Long enough for two more node processes to start on a loaded machine; the test ends when it does.
+    const first = startCli(['run', diamondPath, '--cache-dir', box.cache.dir, '--json'], { PASSEURS_TEST_SLOW: 'b:6000' });
+    await first.waitFor('slow hook: sleeping');
+    const second = startCli(['run', diamondPath, '--cache-dir', box.cache.dir, '--json']);
+    const impatient = startCli(['run', diamondPath, '--cache-dir', box.cache.dir, '--no-wait']);
+    await second.waitFor('waiting: the cache');
+    expect(second.stderr()).toMatch(/waiting: the cache .* is in use by another pipeline \(pid \d+/);
+    expect((await impatient.exit).code).toBe(3);
+    expect(impatient.stderr()).toMatch(/error: the cache .* is in use by another pipeline \(pid \d+, `pipeline run .*`, since .*\); wait for it to finish/);
+    const [firstExit, secondExit] = await Promise.all([first.exit, second.exit]);
+    expect([firstExit.code, secondExit.code]).toEqual([0, 0]);
+    expect(succeededInstances(first.stdout())).toEqual(['a', 'b@k=1', 'b@k=2', 'crunch', 'side', 'sum']);
+    expect(succeededInstances(second.stdout())).toEqual([]);
+    const verify = startCli(['verify', '--cache-dir', box.cache.dir]);
+    expect((await verify.exit).code).toBe(0);
+    expect(verify.stdout()).toMatch(/verified 11 artifacts: all intact/);
+  });
+
+  it('exits 2 on a config error, and documents every verb with --help', async () => {
+    const broken = startCli(['run', join(root, 'test/fixtures/pipeline/errors/cycle.yaml'), '--cache-dir', join(root, 'dist/never')]);
+    expect((await broken.exit).code).toBe(2);
+    expect(broken.stderr()).toMatch(/cycle\.yaml:5: a\.inputs: cycle: a -> c -> b -> a/);
+    const help = spawnSync(process.execPath, [cliWithTestStages, '--help'], { cwd: root, encoding: 'utf8' });
+    expect(help.status).toBe(0);
+    for (const verb of ['run [config]', 'status [config]', 'dag [config]', 'history [run]', 'compare <runA> <runB>', 'show <name> [config]', 'gc', 'verify']) {
+      expect(help.stdout).toContain(`pipeline ${verb}`);
+    }
+    const runHelp = spawnSync(process.execPath, [cliWithTestStages, 'run', '--help'], { cwd: root, encoding: 'utf8' });
+    for (const option of ['--only', '--force', '--dry-run', '--set', '--jobs', '--no-wait', '--json', '--cache-dir']) expect(runHelp.stdout).toContain(option);
+  });
+});
