@@ -7,6 +7,9 @@
 //   transposeTimes(U)      X' U            U: n x k  ->  d x k
 //   squaredTransposeTimes  (X o X)' U      U: n x k  ->  d x k   (the diagonal preconditioner)
 //
+// X o X is computed once, on the first squaredTransposeTimes, and kept (n x d float32 more
+// memory): squaring inside the graph allocated and filled that much on every call.
+//
 // The ONNX graphs are encoded here directly (a few protobuf fields) to keep the solver free of a
 // dependency on the project's graph builder.
 
@@ -88,29 +91,30 @@ export async function matrixProducts(matrix: Float32Array, rows: number, dimensi
       modelProto(nodes, [tensorInfo('X', ['n', 'd']), tensorInfo('R', rightShape)], tensorInfo('Y', outputShape)),
       options,
     );
-  const [times, transposeTimes, squaredTransposeTimes] = await Promise.all([
+  const [times, transposeTimes] = await Promise.all([
     session([{ op: 'MatMul', inputs: ['X', 'R'], output: 'Y' }], ['d', 'k'], ['n', 'k']),
     session([{ op: 'Gemm', inputs: ['X', 'R'], output: 'Y', intAttributes: { transA: 1 } }], ['n', 'k'], ['d', 'k']),
-    session(
-      [
-        { op: 'Mul', inputs: ['X', 'X'], output: 'S' },
-        { op: 'Gemm', inputs: ['S', 'R'], output: 'Y', intAttributes: { transA: 1 } },
-      ],
-      ['n', 'k'],
-      ['d', 'k'],
-    ),
   ]);
   const left = new ort.Tensor('float32', matrix, [rows, dimension]);
-  const run = async (target: ort.InferenceSession, right: Float32Array, rightRows: number, columns: number) => {
-    const output = await target.run({ X: left, R: new ort.Tensor('float32', right, [rightRows, columns]) });
+  let squaredLeft: ort.Tensor | undefined;
+  const run = async (target: ort.InferenceSession, leftTensor: ort.Tensor, right: Float32Array, rightRows: number, columns: number) => {
+    const output = await target.run({ X: leftTensor, R: new ort.Tensor('float32', right, [rightRows, columns]) });
     return output.Y.data as Float32Array;
   };
+  const squares = () => {
+    if (!squaredLeft) {
+      const squared = new Float32Array(matrix.length);
+      for (let k = 0; k < matrix.length; k++) squared[k] = matrix[k] * matrix[k];
+      squaredLeft = new ort.Tensor('float32', squared, [rows, dimension]);
+    }
+    return squaredLeft;
+  };
   return {
-    times: (right, columns) => run(times, right, dimension, columns),
-    transposeTimes: (right, columns) => run(transposeTimes, right, rows, columns),
-    squaredTransposeTimes: (right, columns) => run(squaredTransposeTimes, right, rows, columns),
+    times: (right, columns) => run(times, left, right, dimension, columns),
+    transposeTimes: (right, columns) => run(transposeTimes, left, right, rows, columns),
+    squaredTransposeTimes: (right, columns) => run(transposeTimes, squares(), right, rows, columns),
     release: async () => {
-      await Promise.all([times.release(), transposeTimes.release(), squaredTransposeTimes.release()]);
+      await Promise.all([times.release(), transposeTimes.release()]);
     },
   };
 }

@@ -249,34 +249,40 @@ export async function solveInLockstep(
 
   async function serve(kind: ProductKind, vectors: Float64Array[]): Promise<Float64Array[]> {
     const k = vectors.length;
+    const answers: Float64Array[] = [];
     if (kind === 'times') {
       const right = new Float32Array(d * k);
-      vectors.forEach((vector, c) => {
+      for (let c = 0; c < k; c++) {
+        const vector = vectors[c];
         for (let j = 0; j < d; j++) right[j * k + c] = vector[j];
-      });
+      }
       const product = await products.times(right, k);
-      return vectors.map((vector, c) => {
-        const intercept = bias >= 0 ? bias * vector[d] : 0;
+      for (let c = 0; c < k; c++) {
+        const intercept = bias >= 0 ? bias * vectors[c][d] : 0;
         const column = new Float64Array(n);
-        for (let i = 0; i < n; i++) column[i] = product[i * k + c] + intercept;
-        return column;
-      });
+        for (let i = 0, at = c; i < n; i++, at += k) column[i] = product[at] + intercept;
+        answers.push(column);
+      }
+      return answers;
     }
     const right = new Float32Array(n * k);
-    vectors.forEach((vector, c) => {
-      for (let i = 0; i < n; i++) right[i * k + c] = vector[i];
-    });
+    for (let c = 0; c < k; c++) {
+      const vector = vectors[c];
+      for (let i = 0, at = c; i < n; i++, at += k) right[at] = vector[i];
+    }
     const product = kind === 'transposeTimes' ? await products.transposeTimes(right, k) : await products.squaredTransposeTimes(right, k);
     const biasFactor = kind === 'transposeTimes' ? bias : bias * bias;
-    return vectors.map((vector, c) => {
+    for (let c = 0; c < k; c++) {
       const column = new Float64Array(bias >= 0 ? d + 1 : d);
-      for (let j = 0; j < d; j++) column[j] = product[j * k + c];
+      for (let j = 0, at = c; j < d; j++, at += k) column[j] = product[at];
       if (bias >= 0) {
+        const vector = vectors[c];
         let sum = 0;
         for (let i = 0; i < n; i++) sum += vector[i];
         column[d] = biasFactor * sum;
       }
-      return column;
-    });
+      answers.push(column);
+    }
+    return answers;
   }
 }

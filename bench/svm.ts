@@ -1,0 +1,161 @@
+// Times our two SVM solvers against liblinear-train -s 1 and -s 2 on the same data, in one run.
+//
+//   node dist/bench/svm.js [--train FEATURES.arrow --test FEATURES.arrow]
+//                          [--rows 50000 --test-rows 10000 --dimension 768 --shift 1.0]
+//                          [--solvers dual-cd,primal-newton] [--threads 2]
+//
+// Without --train, it generates synthetic ReLU features (fixed seeds; --shift 1.0 gives ~20 %
+// nonzeros, like MobileNet's pooled features at input 64). liblinear-train reads a text file;
+// its time is given both whole and less the time it takes to read the file and stop at once
+// (the "load" column: the same call with a tolerance so loose that it does no iteration).
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { tableFromIPC } from 'apache-arrow';
+import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
+import {
+  LIBLINEAR_SOLVER,
+  fitLinearSvm,
+  predict,
+  primalObjective,
+  readLiblinearModel,
+  writeLibsvmFile,
+  type LinearSvmModel,
+  type SvmSolver,
+} from '../numerics/svm/index.js';
+import { syntheticReluFeatures } from '../numerics/svm/synthetic-features.js';
+
+function option(name: string, fallback: string): string {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 && at + 1 < process.argv.length ? process.argv[at + 1] : fallback;
+}
+
+function loadFeatures(path: string): FeatureSet {
+  return tableToFeatureSet(tableFromIPC(readFileSync(path)));
+}
+
+function accuracy(predictions: Uint8Array, set: FeatureSet): number {
+  let correct = 0;
+  for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) correct++;
+  return correct / set.count;
+}
+
+function totalObjective(model: LinearSvmModel, set: FeatureSet): number {
+  let sum = 0;
+  for (let row = 0; row < model.biasWeights.length; row++) sum += primalObjective(model, set, row);
+  return sum;
+}
+
+interface Row {
+  readonly solver: string;
+  readonly seconds: number;
+  readonly loadSeconds?: number;
+  readonly accuracy: number;
+  readonly objective: number;
+  readonly iterations: string;
+}
+
+function runLiblinear(solver: SvmSolver, trainFile: string, directory: string, train: FeatureSet, test: FeatureSet): Row {
+  const modelFile = join(directory, `model-${solver}`);
+  const option = String(LIBLINEAR_SOLVER[solver].option);
+  const timed = (args: string[]) => {
+    const start = performance.now();
+    const result = spawnSync('liblinear-train', args, { encoding: 'utf8', maxBuffer: 1 << 28 });
+    if (result.status !== 0) throw new Error(`liblinear-train ${args.join(' ')} failed: ${result.stderr || result.error}`);
+    return { seconds: (performance.now() - start) / 1000, output: result.stdout };
+  };
+  const load = timed(['-s', option, '-B', '1', '-e', '1e9', trainFile, join(directory, 'model-load')]);
+  const run = timed(['-s', option, '-B', '1', trainFile, modelFile]);
+  const model = readLiblinearModel(readFileSync(modelFile, 'utf8'), { classes: train.classes, dimension: train.dimension });
+  const iterations =
+    solver === 'dual-cd'
+      ? [...run.output.matchAll(/#iter = (\d+)/g)].map((match) => match[1])
+      : run.output.split('\n').reduce<string[]>((counts, line) => {
+          // TRON prints one "iter N ..." line per trial step; a new class starts again at 1.
+          const match = /^iter\s+(\d+)/.exec(line);
+          if (match && match[1] === '1') counts.push('1');
+          else if (match) counts[counts.length - 1] = match[1];
+          return counts;
+        }, []);
+  return {
+    solver: `liblinear-train -s ${option}`,
+    seconds: run.seconds,
+    loadSeconds: load.seconds,
+    accuracy: accuracy(predict(model, test), test),
+    objective: totalObjective(model, train),
+    iterations: summarize(iterations.map(Number), run.output.includes('WARNING: reaching max number of iterations')),
+  };
+}
+
+function summarize(iterations: number[], capHit: boolean): string {
+  if (iterations.length === 0) return '?';
+  return `${Math.min(...iterations)}..${Math.max(...iterations)}${capHit ? ' (cap hit)' : ''}`;
+}
+
+async function main(): Promise<void> {
+  const trainPath = option('train', '');
+  const threads = Number(option('threads', '2'));
+  const solvers = option('solvers', 'dual-cd,primal-newton').split(',') as SvmSolver[];
+  let train: FeatureSet;
+  let test: FeatureSet;
+  if (trainPath) {
+    train = loadFeatures(trainPath);
+    test = loadFeatures(option('test', trainPath));
+  } else {
+    const dimension = Number(option('dimension', '768'));
+    const shift = Number(option('shift', '1.0'));
+    train = syntheticReluFeatures({ count: Number(option('rows', '50000')), dimension, modelSeed: 2018, rowSeed: 1, shift });
+    test = syntheticReluFeatures({ count: Number(option('test-rows', '10000')), dimension, modelSeed: 2018, rowSeed: 2, shift });
+  }
+  let nonzero = 0;
+  for (const value of train.features) if (value !== 0) nonzero++;
+  console.log(
+    `data: ${train.count} x ${train.dimension} train, ${test.count} test, ${((100 * nonzero) / train.features.length).toFixed(1)} % nonzero; ` +
+      `${train.description.source ?? trainPath}; ${threads} threads for ours, liblinear-train is single-threaded`,
+  );
+
+  const directory = mkdtempSync(join(tmpdir(), 'passeurs-bench-svm-'));
+  const rows: Row[] = [];
+  try {
+    const trainFile = join(directory, 'train.txt');
+    await writeLibsvmFile(train, trainFile);
+    for (const solver of solvers) {
+      const start = performance.now();
+      const model = await fitLinearSvm(train, { solver, C: 1, eps: 0, bias: 1 }, { threads });
+      const seconds = (performance.now() - start) / 1000;
+      rows.push({
+        solver: `ours ${solver}`,
+        seconds,
+        accuracy: accuracy(predict(model, test), test),
+        objective: totalObjective(model, train),
+        iterations: summarize(
+          model.fits.map((fit) => fit.iterations),
+          model.fits.some((fit) => !fit.converged),
+        ),
+      });
+      console.log(`  ours ${solver}: ${seconds.toFixed(1)} s`);
+      rows.push(runLiblinear(solver, trainFile, directory, train, test));
+      const reference = rows[rows.length - 1];
+      console.log(`  ${reference.solver}: ${reference.seconds.toFixed(1)} s (load ${reference.loadSeconds!.toFixed(1)} s)`);
+    }
+  } finally {
+    rmSync(directory, { recursive: true, force: true });
+  }
+
+  console.log('\n| solver | seconds | liblinear / ours | accuracy | objective (sum over classes) | iterations per class |');
+  console.log('|---|---|---|---|---|---|');
+  for (let k = 0; k < rows.length; k += 2) {
+    const [ours, reference] = [rows[k], rows[k + 1]];
+    const solveOnly = reference.seconds - reference.loadSeconds!;
+    console.log(`| ${ours.solver} | ${ours.seconds.toFixed(1)} | | ${(100 * ours.accuracy).toFixed(2)} % | ${ours.objective.toFixed(3)} | ${ours.iterations} |`);
+    console.log(
+      `| ${reference.solver} | ${reference.seconds.toFixed(1)} (${solveOnly.toFixed(1)} without load) | ` +
+        `${(reference.seconds / ours.seconds).toFixed(2)} (${(solveOnly / ours.seconds).toFixed(2)}) | ` +
+        `${(100 * reference.accuracy).toFixed(2)} % | ${reference.objective.toFixed(3)} | ${reference.iterations} |`,
+    );
+  }
+}
+
+await main();

@@ -1,0 +1,63 @@
+// Accuracy of a model on the clean test features (overall and per class), its confusion
+// matrix, and its accuracy on the features it was trained on.
+
+import { defineStage, type Metrics } from '../pipeline/stage.js';
+import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
+import { checkFinite, predict, tableToModel, type LinearSvmModel } from '../numerics/svm/index.js';
+
+function checkedPredictions(model: LinearSvmModel, set: FeatureSet, input: string): Uint8Array {
+  if (set.dimension !== model.dimension) {
+    throw new Error(
+      `evaluate: input '${input}' has ${set.dimension} features per row but the model has ${model.dimension}: ` +
+        'bind model and features produced with the same backbone, feature_layer and input_size',
+    );
+  }
+  checkFinite(set, `evaluate input '${input}'`);
+  return predict(model, set);
+}
+
+export default defineStage({
+  name: 'evaluate',
+  version: 1,
+  description: 'Test accuracy (overall, per class), confusion matrix and training accuracy of a model',
+  params: {},
+  inputs: {
+    model: { kind: 'table', description: 'A model from fit-reference-svm or refit' },
+    test: { kind: 'table', description: 'Clean test features' },
+    train: { kind: 'table', description: 'The features the model was trained on' },
+  },
+  outputs: {
+    metrics: { kind: 'metrics', description: 'accuracy, train_accuracy (0..1) and accuracy/<class> on the test set' },
+    confusion: { kind: 'json', description: 'Test confusion matrix: counts[true class][predicted class]' },
+  },
+  async run(inputs) {
+    const model = tableToModel(inputs.model);
+    const test = tableToFeatureSet(inputs.test);
+    const train = tableToFeatureSet(inputs.train);
+    const classCount = test.classes.length;
+    if (test.count === 0) throw new Error("evaluate: input 'test' has no rows: nothing to evaluate");
+    if (model.classes.join('\n') !== test.classes.join('\n')) {
+      throw new Error(
+        `evaluate: the model's classes (${model.classes.join(', ')}) differ from input 'test''s (${test.classes.join(', ')}): ` +
+          'bind features of the same data set the model was trained on',
+      );
+    }
+    const testPredictions = checkedPredictions(model, test, 'test');
+    const counts = Array.from({ length: classCount }, () => new Array<number>(classCount).fill(0));
+    let correct = 0;
+    for (let i = 0; i < test.count; i++) {
+      counts[test.labels[i]][testPredictions[i]]++;
+      if (testPredictions[i] === test.labels[i]) correct++;
+    }
+    const trainPredictions = checkedPredictions(model, train, 'train');
+    let trainCorrect = 0;
+    for (let i = 0; i < train.count; i++) if (trainPredictions[i] === train.labels[i]) trainCorrect++;
+
+    const metrics: Metrics = { accuracy: correct / test.count, train_accuracy: trainCorrect / train.count };
+    test.classes.forEach((name, label) => {
+      const total = counts[label].reduce((a, b) => a + b, 0);
+      if (total > 0) metrics[`accuracy/${name}`] = counts[label][label] / total;
+    });
+    return { metrics, confusion: { classes: [...test.classes], counts } };
+  },
+});

@@ -1,0 +1,75 @@
+// The two reference models of the method: the fair model, trained on the training features as
+// anyone would, and the desired model, trained on the test features (the cheater knows the
+// public test set). The perturbation steps push the training images toward the desired model.
+
+import { defineStage, type Metrics, type StageContext } from '../pipeline/stage.js';
+import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
+import { fitLinearSvm, modelToTable, predict, type LinearSvmModel } from '../numerics/svm/index.js';
+import { svmParamSchema, svmParams } from './svm-params.js';
+
+function accuracy(model: LinearSvmModel, set: FeatureSet): number {
+  const predictions = predict(model, set);
+  let correct = 0;
+  for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) correct++;
+  return correct / set.count;
+}
+
+function convergence(name: string, model: LinearSvmModel): Metrics {
+  return {
+    [`${name}/converged_rows`]: model.fits.filter((fit) => fit.converged).length,
+    [`${name}/rows`]: model.fits.length,
+    [`${name}/max_iterations`]: Math.max(...model.fits.map((fit) => fit.iterations)),
+  };
+}
+
+function logFit(context: StageContext, name: string, model: LinearSvmModel): void {
+  const capped = model.fits.filter((fit) => !fit.converged).length;
+  context.log(
+    `${name}: ${model.settings.solver}, iterations ${model.fits.map((fit) => fit.iterations).join(' ')}` +
+      (capped > 0 ? ` (${capped} of ${model.fits.length} rows stopped before converging)` : ''),
+  );
+}
+
+export default defineStage({
+  name: 'fit-reference-svm',
+  version: 1,
+  description: 'Fits the fair SVM on the training features and the desired SVM on the test features',
+  allCores: true,
+  params: svmParamSchema,
+  inputs: {
+    train: { kind: 'table', description: 'Training features (featurize output)' },
+    test: { kind: 'table', description: 'Test features (featurize output)' },
+  },
+  outputs: {
+    fair: { kind: 'table', description: 'SVM fit on the training features' },
+    desired: { kind: 'table', description: 'SVM fit on the test features: the model the cheater steers toward' },
+    metrics: { kind: 'metrics', description: 'Train and test accuracy of both models, and how their solvers ended' },
+  },
+  async run(inputs, params, context) {
+    const train = tableToFeatureSet(inputs.train);
+    const test = tableToFeatureSet(inputs.test);
+    const fit = (set: FeatureSet, name: string) =>
+      fitLinearSvm(set, svmParams(params), {
+        threads: context.threads,
+        signal: context.signal,
+        what: `fit-reference-svm input '${name === 'fair' ? 'train' : 'test'}'`,
+        onProgress: (done, total, unit) => context.progress(done, total, `${unit} (${name} model)`),
+      });
+    const fair = await fit(train, 'fair');
+    logFit(context, 'fair', fair);
+    const desired = await fit(test, 'desired');
+    logFit(context, 'desired', desired);
+    return {
+      fair: modelToTable(fair),
+      desired: modelToTable(desired),
+      metrics: {
+        'fair/train_accuracy': accuracy(fair, train),
+        'fair/test_accuracy': accuracy(fair, test),
+        'desired/train_accuracy': accuracy(desired, train),
+        'desired/test_accuracy': accuracy(desired, test),
+        ...convergence('fair', fair),
+        ...convergence('desired', desired),
+      },
+    };
+  },
+});

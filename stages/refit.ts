@@ -1,0 +1,35 @@
+// The fair training again, on the features of the (perturbed) training images: the model a
+// victim who trusts the training set would obtain.
+
+import { defineStage } from '../pipeline/stage.js';
+import { tableToFeatureSet } from '../data/tables.js';
+import { fitLinearSvm, modelToTable } from '../numerics/svm/index.js';
+import { svmParamSchema, svmParams } from './svm-params.js';
+
+export default defineStage({
+  name: 'refit',
+  version: 1,
+  description: 'Fits the fair SVM on (perturbed) training features',
+  allCores: true,
+  params: svmParamSchema,
+  inputs: {
+    train: { kind: 'table', description: 'Training features, typically of the perturbed images' },
+  },
+  outputs: {
+    model: { kind: 'table', description: 'SVM fit on those features' },
+  },
+  async run(inputs, params, context) {
+    const model = await fitLinearSvm(tableToFeatureSet(inputs.train), svmParams(params), {
+      threads: context.threads,
+      signal: context.signal,
+      what: "refit input 'train'",
+      onProgress: (done, total, unit) => context.progress(done, total, unit),
+    });
+    const capped = model.fits.filter((fit) => !fit.converged).length;
+    context.log(
+      `${model.settings.solver}, iterations ${model.fits.map((fit) => fit.iterations).join(' ')}` +
+        (capped > 0 ? ` (${capped} of ${model.fits.length} rows stopped before converging)` : ''),
+    );
+    return { model: modelToTable(model) };
+  },
+});

@@ -1,0 +1,21 @@
+// The solver parameters shared by the fit-reference-svm and refit stages: LIBLINEAR's
+// `train -B 1` by default, so the fair training of refit matches the one of the reference.
+
+import type { ParamsOf } from '../pipeline/stage.js';
+import { SVM_SOLVERS, type SvmParams } from '../numerics/svm/index.js';
+
+export const svmParamSchema = {
+  solver: {
+    type: 'enum',
+    values: SVM_SOLVERS,
+    default: 'dual-cd',
+    description: "dual-cd: LIBLINEAR -s 1 (the paper's default; may stop at its 1,000-pass cap on dense features); primal-newton: -s 2 (converges, faster)",
+  },
+  C: { type: 'number', default: 1, min: 0, description: 'Cost of a margin violation (LIBLINEAR -c)' },
+  eps: { type: 'number', default: 0, min: 0, description: 'Stopping tolerance (LIBLINEAR -e); 0: the solver default, 0.1 for dual-cd, 0.01 for primal-newton' },
+  bias: { type: 'number', default: 1, description: 'Value of the constant feature appended to every vector (LIBLINEAR -B); negative: none' },
+} as const;
+
+export function svmParams(params: ParamsOf<typeof svmParamSchema>): SvmParams {
+  return { solver: params.solver, C: params.C, eps: params.eps, bias: params.bias };
+}
