@@ -155,6 +155,9 @@ export class History {
     mkdirSync(cacheDir, { recursive: true });
     this.db = new Database(join(cacheDir, 'history.db'), { timeout: 10_000 });
     this.db.pragma('journal_mode = WAL');
+    // WAL with NORMAL sync cannot corrupt the database on a crash; at worst the last commits are lost
+    // on power failure, and a lost result row only makes a stage recompute.
+    this.db.pragma('synchronous = NORMAL');
     this.db.pragma('foreign_keys = ON');
     this.db.exec(SCHEMA);
     this.outputsByKey = this.db.prepare(
