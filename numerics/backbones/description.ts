@@ -96,6 +96,22 @@ export interface InputScaling {
   readonly offset: readonly [number, number, number];
 }
 
+/** The usual preprocessings, by the names configs use. */
+export const INPUT_SCALINGS: Readonly<Record<string, InputScaling>> = {
+  /** Keras MobileNet and Inception: RGB, x / 127.5 - 1. */
+  'minus-one-to-one': { channelOrder: 'rgb', scale: [1 / 127.5, 1 / 127.5, 1 / 127.5], offset: [-1, -1, -1] },
+  /** Pixels as they are (the paper's VGG16 input). */
+  raw: { channelOrder: 'rgb', scale: [1, 1, 1], offset: [0, 0, 0] },
+  /** Keras VGG and ResNet: BGR minus the ImageNet channel means. */
+  caffe: { channelOrder: 'bgr', scale: [1, 1, 1], offset: [-103.939, -116.779, -123.68] },
+  /** torchvision: (x / 255 - mean) / std per channel. */
+  torchvision: {
+    channelOrder: 'rgb',
+    scale: [1 / (255 * 0.229), 1 / (255 * 0.224), 1 / (255 * 0.225)],
+    offset: [-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225],
+  },
+};
+
 export interface BackboneDescription {
   /** Identifies the weights (e.g. mobilenet_v1_0.75_224, vgg16_conv4_1). */
   readonly name: string;

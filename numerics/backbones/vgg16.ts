@@ -23,7 +23,7 @@
 // metadata input_scaling: 'raw' (pixels 0..255 as they are, RGB: the paper's setting; the
 // default), 'caffe' (BGR, minus the ImageNet channel means) or 'torchvision' ((x/255 - mean)/std).
 
-import type { BackboneDescription, InputScaling, Layer } from './description.js';
+import { INPUT_SCALINGS, type BackboneDescription, type InputScaling, type Layer } from './description.js';
 import { readSafetensors, type Tensor } from './safetensors.js';
 
 export const VGG16_CONV4_1 = 'vgg16_conv4_1';
@@ -42,16 +42,6 @@ const ARCHITECTURE: readonly (readonly [string, number, number, number] | 'pool'
   'pool',
   ['conv4_1', 17, 256, 512],
 ];
-
-export const INPUT_SCALINGS: Record<string, InputScaling> = {
-  raw: { channelOrder: 'rgb', scale: [1, 1, 1], offset: [0, 0, 0] },
-  caffe: { channelOrder: 'bgr', scale: [1, 1, 1], offset: [-103.939, -116.779, -123.68] },
-  torchvision: {
-    channelOrder: 'rgb',
-    scale: [1 / (255 * 0.229), 1 / (255 * 0.224), 1 / (255 * 0.225)],
-    offset: [-0.485 / 0.229, -0.456 / 0.224, -0.406 / 0.225],
-  },
-};
 
 /** torchvision's [out, in, kh, kw] to the description's [kh, kw, in, out]. */
 function oihwToHwio(values: Float32Array, out: number, input: number, kh: number, kw: number): Float32Array {

@@ -1,0 +1,18 @@
+// Engines by name, as stages and configs choose them.
+
+import type { BackboneDescription } from '../backbones/description.js';
+import type { EngineOptions, FeatureEngine } from './engine.js';
+import { OnnxEngine } from './onnx-engine.js';
+
+const ENGINES = {
+  onnx: async (backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> => new OnnxEngine(backbone, options),
+} as const;
+
+export type EngineKind = keyof typeof ENGINES;
+export const ENGINE_KINDS = Object.keys(ENGINES) as EngineKind[];
+
+/** kind: one of ENGINE_KINDS (a config value, checked here). */
+export function createEngine(kind: string, backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> {
+  if (!Object.hasOwn(ENGINES, kind)) throw new Error(`unknown engine '${kind}'; engines: ${ENGINE_KINDS.join(', ')}`);
+  return ENGINES[kind as EngineKind](backbone, options);
+}
