@@ -261,14 +261,14 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
       const upstream = await Promise.all(instance.dependencies.map((dependency) => pending.get(dependency)!));
       const startedAt = Date.now();
       const base = { runId, instance: instance.name, stageType: instance.stage.name, stageVersion: instance.stage.version, params: { ...instance.params } };
-      const skip = (status: 'skipped', reason: string): Outcome => {
-        cache.history.startExecution({ ...base, key: null, inputs: {} }, status, reason);
-        summaries.push({ instance: instance.name, status, key: null, durationMs: 0, reasons: [reason] });
+      const skip = (reason: string): Outcome => {
+        cache.history.startExecution({ ...base, key: null, inputs: {} }, 'skipped', reason);
+        summaries.push({ instance: instance.name, status: 'skipped', key: null, durationMs: 0, reasons: [reason] });
         reporter.stageFinished(instance.name, 'skipped', 0, reason);
         return { ok: false };
       };
-      if (upstream.some((outcome) => !outcome.ok)) return skip('skipped', `upstream did not complete: ${instance.dependencies.filter((name) => !outcomes.get(name)?.ok).join(', ')}`);
-      if (options.signal?.aborted) return skip('skipped', 'the run was interrupted');
+      if (upstream.some((outcome) => !outcome.ok)) return skip(`upstream did not complete: ${instance.dependencies.filter((name) => !outcomes.get(name)?.ok).join(', ')}`);
+      if (options.signal?.aborted) return skip('the run was interrupted');
       const inputs = inputHashesOf(instance, (name) => (outcomes.get(name) as Extract<Outcome, { ok: true }>).outputs)!;
       const freshness = assess(cache, instance, inputs, forced.has(instance.name));
       const start: ExecutionStart = { ...base, key: freshness.key!, inputs };

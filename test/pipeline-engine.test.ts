@@ -240,6 +240,21 @@ describe('workspace API and maintenance', () => {
     workspace.close();
   });
 
+  it('loads a large float32 table as views of one file buffer, without copying columns', async () => {
+    const box = sandbox('stages:\n  - { name: m, uses: wide, params: { rows: 50000, columns: 64 } }\n');
+    await box.run();
+    const config = join(box.folder.path, 'wide.yaml');
+    writeFileSync(config, 'stages:\n  - { name: m, uses: wide, params: { rows: 50000, columns: 64 } }\n');
+    const workspace = Workspace.open({ config, stages: testStages, cacheDir: box.cache.dir });
+    const table = await workspace.load<'table'>('m', 'matrix');
+    expect([table.numRows, table.numCols]).toEqual([50000, 64]);
+    const buffers = table.schema.fields.map((field) => (table.getChild(field.name)!.data[0]!.values as Float32Array).buffer);
+    expect(new Set(buffers).size).toBe(1);
+    expect(buffers[0]!.byteLength).toBe(workspace.artifact('m', 'matrix').size);
+    expect(table.getChild('c63')!.get(49999)).toBe(49999 * 64 + 63);
+    workspace.close();
+  });
+
   it('gc removes what no recent run used and keeps what they did', async () => {
     const box = sandbox();
     await box.run();
