@@ -62,6 +62,8 @@ describe('tfjs wasm gradient kernels', () => {
     { name: '3x3 stride 2 valid, odd input', size: 9, kernel: 3, stride: 2, padding: 'valid' },
     { name: '1x1 stride 1', size: 5, kernel: 1, stride: 1, padding: 'same' },
     { name: '2x2 stride 1 same', size: 6, kernel: 2, stride: 1, padding: 'same' },
+    { name: '2x2 stride 2 valid', size: 8, kernel: 2, stride: 2, padding: 'valid' },
+    { name: '2x2 stride 2 valid, odd input', size: 9, kernel: 2, stride: 2, padding: 'valid' },
   ];
 
   for (const { name, size, kernel, stride, padding } of cases) {

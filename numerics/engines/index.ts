@@ -3,9 +3,11 @@
 import type { BackboneDescription } from '../backbones/description.js';
 import type { EngineOptions, FeatureEngine } from './engine.js';
 import { OnnxEngine } from './onnx-engine.js';
+import { createTfjsEngine } from './tfjs-engine.js';
 
 const ENGINES = {
   onnx: async (backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> => new OnnxEngine(backbone, options),
+  tfjs: (backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> => createTfjsEngine(backbone, options),
 } as const;
 
 export type EngineKind = keyof typeof ENGINES;

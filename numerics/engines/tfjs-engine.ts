@@ -58,6 +58,9 @@ export class TfjsEngine implements FeatureEngine {
     if (head.dimension !== this.dimension) {
       throw new Error(`tfjs engine: the linear head takes ${head.dimension} features, the backbone gives ${this.dimension}`);
     }
+    if (head.weights.length !== head.classes * head.dimension || head.bias.length !== head.classes) {
+      throw new Error(`tfjs engine: head arrays (${head.weights.length} weights, ${head.bias.length} biases) do not match ${head.classes} classes x ${head.dimension}`);
+    }
     const gradient = new Float32Array(count * IMAGE_VALUES);
     const losses = new Float32Array(count);
     const weights = tf.tensor2d(head.weights, [head.classes, head.dimension]);
@@ -65,7 +68,7 @@ export class TfjsEngine implements FeatureEngine {
     try {
       for (const { start, size } of this.batches(count)) {
         const [batchLosses, batchGradient] = tf.tidy(() => {
-          const oneHot = tf.oneHot(tf.tensor1d(labels.subarray(start, start + size), 'int32'), head.classes);
+          const oneHot = tf.tensor2d(oneHotLabels(labels.subarray(start, start + size), head.classes), [size, head.classes]);
           // Per-image softmax cross-entropy; tfjs differentiates their sum (dy = ones).
           const lossPerImage = (x: tf.Tensor4D) => {
             const logits = tf.add(tf.matMul(this.network.apply(x), weights, false, true), bias);
@@ -87,6 +90,15 @@ export class TfjsEngine implements FeatureEngine {
   async dispose(): Promise<void> {
     this.network.dispose();
   }
+}
+
+function oneHotLabels(labels: Uint8Array, classes: number): Float32Array {
+  const oneHot = new Float32Array(labels.length * classes);
+  labels.forEach((label, image) => {
+    if (label >= classes) throw new Error(`tfjs engine: label ${label} is outside the head's ${classes} classes`);
+    oneHot[image * classes + label] = 1;
+  });
+  return oneHot;
 }
 
 function checkPixels(pixels: Uint8Array, count: number): void {

@@ -1,6 +1,6 @@
 // A backbone description compiled into tfjs ops, written independently of the ONNX graphs so
 // that it checks them: tfjs's own 'same' padding rule, resizeBilinear with half-pixel centres,
-// batchNorm, pooling, and tfjs autodiff for the backward pass.
+// pooling, and tfjs autodiff for the backward pass.
 
 import * as tf from '@tensorflow/tfjs';
 import { layersUpTo, type BackboneDescription, type InputScaling, type Layer } from '../backbones/description.js';
@@ -51,8 +51,11 @@ function compileLayer(layer: Layer, keep: (tensor: tf.Tensor) => void): LayerOp 
       };
     }
     case 'batchNorm': {
-      const [mean, variance, beta, gamma] = [layer.mean, layer.variance, layer.beta, layer.gamma].map((values) => constant(tf.tensor1d(values)));
-      return (x) => tf.batchNorm(x, mean, variance, beta, gamma, layer.epsilon);
+      // x * scale + shift: tf.batchNorm's gradient tiles its parameters to the activation's full size.
+      const scale = layer.gamma.map((gamma, c) => gamma / Math.sqrt(layer.variance[c] + layer.epsilon));
+      const shift = layer.beta.map((beta, c) => beta - layer.mean[c] * scale[c]);
+      const [scaleTensor, shiftTensor] = [scale, shift].map((values) => constant(tf.tensor1d(values)));
+      return (x) => tf.add(tf.mul(x, scaleTensor), shiftTensor);
     }
     case 'relu':
       return (x) => tf.relu(x);

@@ -11,7 +11,8 @@
 //     180 degrees (and, for conv2d, its in/out channels swapped);
 //   - a bilinear resize is x -> A x B^T for fixed interpolation matrices, so its gradient is
 //     A^T g B;
-//   - a max pool's gradient goes to the first maximum of each window, found with equality tests.
+//   - a max pool's gradient goes to the first maximum of each window (argMax, or equality tests
+//     where windows overlap).
 
 import * as tf from '@tensorflow/tfjs';
 
@@ -48,13 +49,18 @@ function spread(values: tf.Tensor4D, strideHeight: number, strideWidth: number):
     .reshape([batch, height * strideHeight, width * strideWidth, channels]);
 }
 
+/** Cuts the given amounts off height and width; negative amounts are left for padding. */
+function crop(values: tf.Tensor4D, [top, bottom]: [number, number], [left, right]: [number, number]): tf.Tensor4D {
+  const [cutTop, cutBottom, cutLeft, cutRight] = [top, bottom, left, right].map((amount) => Math.max(0, amount));
+  if (cutTop + cutBottom + cutLeft + cutRight === 0) return values;
+  const [batch, height, width, channels] = values.shape;
+  return values.slice([0, cutTop, cutLeft, 0], [batch, height - cutTop - cutBottom, width - cutLeft - cutRight, channels]);
+}
+
 /** Pads height and width by the given amounts; a negative amount crops instead. */
 function padOrCrop(values: tf.Tensor4D, [top, bottom]: [number, number], [left, right]: [number, number]): tf.Tensor4D {
-  const [batch, height, width, channels] = values.shape;
-  const cropped = values.slice(
-    [0, Math.max(0, -top), Math.max(0, -left), 0],
-    [batch, height - Math.max(0, -top) - Math.max(0, -bottom), width - Math.max(0, -left) - Math.max(0, -right), channels],
-  );
+  const cropped = crop(values, [-top, -bottom], [-left, -right]);
+  if (Math.max(top, bottom, left, right) <= 0) return cropped;
   return tf.pad(cropped, [
     [0, 0],
     [Math.max(0, top), Math.max(0, bottom)],
@@ -64,17 +70,32 @@ function padOrCrop(values: tf.Tensor4D, [top, bottom]: [number, number], [left, 
 }
 
 /**
- * The output gradient spread by the strides and padded so that a stride-1 'valid' convolution
- * with the rotated filter gives the input gradient. Along an axis with input size L, output
- * size O, kernel K, stride S and padding P before: K - 1 - P before, L + P - S * O after.
+ * The output gradient spread by the strides, and the padding (given to the convolution, which
+ * saves a copy) such that a stride-1 convolution with the rotated filter gives the input
+ * gradient. Along an axis with input size L, output size O, kernel K, stride S and padding P
+ * before: K - 1 - P before, L + P - S * O after (negative: cropped).
  */
-function spreadGradient(dy: tf.Tensor4D, info: ConvInfo): tf.Tensor4D {
+function spreadGradient(dy: tf.Tensor4D, info: ConvInfo): { spread: tf.Tensor4D; padding: ExplicitPadding } {
   const [, outHeight, outWidth] = dy.shape;
-  return padOrCrop(
-    spread(dy, info.strideHeight, info.strideWidth),
-    [info.filterHeight - 1 - info.padInfo.top, info.inHeight + info.padInfo.top - info.strideHeight * outHeight],
-    [info.filterWidth - 1 - info.padInfo.left, info.inWidth + info.padInfo.left - info.strideWidth * outWidth],
-  );
+  const [top, bottom] = [info.filterHeight - 1 - info.padInfo.top, info.inHeight + info.padInfo.top - info.strideHeight * outHeight];
+  const [left, right] = [info.filterWidth - 1 - info.padInfo.left, info.inWidth + info.padInfo.left - info.strideWidth * outWidth];
+  return {
+    spread: crop(spread(dy, info.strideHeight, info.strideWidth), [-top, -bottom], [-left, -right]),
+    padding: [
+      [0, 0],
+      [Math.max(0, top), Math.max(0, bottom)],
+      [Math.max(0, left), Math.max(0, right)],
+      [0, 0],
+    ],
+  };
+}
+
+/** The filter turned by 180 degrees in height and width (a gather: the wasm Reverse kernel is slow). */
+function rotate180(filter: tf.Tensor4D): tf.Tensor4D {
+  const [height, width, ...channels] = filter.shape;
+  if (height * width === 1) return filter;
+  const reversedPositions = tf.tensor1d(Array.from({ length: height * width }, (_, i) => height * width - 1 - i), 'int32');
+  return tf.gather(filter.reshape([height * width, ...channels]), reversedPositions).reshape(filter.shape);
 }
 
 function isPlainNhwc(attrs: ConvolutionGradientAttributes): boolean {
@@ -86,18 +107,18 @@ function isPlainNhwc(attrs: ConvolutionGradientAttributes): boolean {
 function conv2dInputGradient({ dy, filter }: ConvolutionGradientInputs, attrs: ConvolutionGradientAttributes): tf.Tensor4D {
   return tf.tidy(() => {
     const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
-    const rotated = tf.transpose(tf.reverse(filter, [0, 1]), [0, 1, 3, 2]);
-    return tf.conv2d(spreadGradient(dy, info), rotated, 1, 'valid') as tf.Tensor4D;
+    const { spread, padding } = spreadGradient(dy, info);
+    return tf.conv2d(spread, tf.transpose(rotate180(filter), [0, 1, 3, 2]), 1, padding) as tf.Tensor4D;
   });
 }
 
 function depthwiseInputGradient({ dy, filter }: ConvolutionGradientInputs, attrs: ConvolutionGradientAttributes): tf.Tensor4D {
   return tf.tidy(() => {
     const info = tf.backend_util.computeConv2DInfo(attrs.inputShape, filter.shape, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode, true);
-    const spread = spreadGradient(dy, info);
-    const rotated = tf.reverse(filter, [0, 1]);
+    const { spread, padding } = spreadGradient(dy, info);
+    const rotated = rotate180(filter);
     const [filterHeight, filterWidth, channels, multiplier] = filter.shape;
-    if (multiplier === 1) return tf.depthwiseConv2d(spread, rotated, 1, 'valid') as tf.Tensor4D;
+    if (multiplier === 1) return tf.depthwiseConv2d(spread, rotated, 1, padding) as tf.Tensor4D;
     // Output channel c * multiplier + m comes from input channel c through filter[..., c, m].
     const [batch, height, width] = spread.shape;
     const perMultiplier = spread.reshape([batch, height, width, channels, multiplier]);
@@ -106,7 +127,7 @@ function depthwiseInputGradient({ dy, filter }: ConvolutionGradientInputs, attrs
         perMultiplier.slice([0, 0, 0, 0, m], [batch, height, width, channels, 1]).reshape<tf.Tensor4D>([batch, height, width, channels]),
         rotated.slice<tf.Tensor4D>([0, 0, 0, m], [filterHeight, filterWidth, channels, 1]),
         1,
-        'valid',
+        padding,
       ),
     );
     return tf.addN(contributions);
@@ -176,41 +197,73 @@ function resizeBilinearGradient(
   });
 }
 
+type PoolGradientInputs = { dy: tf.Tensor4D; input: tf.Tensor4D; output: tf.Tensor4D };
+type PoolGradientAttributes = {
+  filterSize: number | [number, number];
+  strides: number | [number, number];
+  pad: 'same' | 'valid' | number;
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+};
+
 /**
- * Routes each output gradient to the first maximum of its window in row-major order (as
- * TensorFlow and tfjs's cpu backend do), window offset by window offset with forward ops.
+ * Windows that tile the input without overlap or padding (VGG's 2x2 pools): each window's
+ * values side by side, the first maximum found by argMax, its one-hot code scaled by dy.
  */
-function maxPoolGradient(
-  { dy, input, output }: { dy: tf.Tensor4D; input: tf.Tensor4D; output: tf.Tensor4D },
-  attrs: { filterSize: number | [number, number]; strides: number | [number, number]; pad: 'same' | 'valid' | number; dimRoundingMode?: 'floor' | 'round' | 'ceil' },
-): tf.Tensor4D {
+function tilingMaxPoolGradient(dy: tf.Tensor4D, input: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const [batch, height, width, channels] = input.shape;
+  const { outHeight, outWidth, filterHeight, filterWidth } = info;
+  const windowSize = filterHeight * filterWidth;
+  const windows = crop(input, [0, height - outHeight * filterHeight], [0, width - outWidth * filterWidth])
+    .reshape([batch, outHeight, filterHeight, outWidth, filterWidth, channels])
+    .transpose([0, 1, 3, 5, 2, 4])
+    .reshape([batch, outHeight, outWidth, channels, windowSize]);
+  // An equality test rather than tf.oneHot, whose float32 output is wrong on wasm 4.22.
+  const firstMaximum = tf.cast(tf.equal(tf.expandDims(tf.argMax(windows, 4), 4), tf.range(0, windowSize, 1, 'int32')), 'float32');
+  const routed = tf.mul(firstMaximum, dy.reshape([batch, outHeight, outWidth, channels, 1]));
+  const tiled = routed
+    .reshape([batch, outHeight, outWidth, channels, filterHeight, filterWidth])
+    .transpose([0, 1, 4, 2, 5, 3])
+    .reshape<tf.Tensor4D>([batch, outHeight * filterHeight, outWidth * filterWidth, channels]);
+  return padOrCrop(tiled, [0, height - outHeight * filterHeight], [0, width - outWidth * filterWidth]);
+}
+
+/** Any window layout: window offset by window offset, claiming the first maximum with equality tests. */
+function overlappingMaxPoolGradient(dy: tf.Tensor4D, input: tf.Tensor4D, output: tf.Tensor4D, info: tf.backend_util.Conv2DInfo): tf.Tensor4D {
+  const { top, bottom, left, right } = info.padInfo;
+  const padded = tf.pad(input, [[0, 0], [top, bottom], [left, right], [0, 0]], -Infinity);
+  const [batch, paddedHeight, paddedWidth, channels] = padded.shape;
+  const { outHeight, outWidth, strideHeight, strideWidth } = info;
+  let unclaimed: tf.Tensor4D = tf.onesLike(output);
+  let paddedGradient: tf.Tensor4D = tf.zerosLike(padded);
+  for (let row = 0; row < info.effectiveFilterHeight; row++) {
+    for (let column = 0; column < info.effectiveFilterWidth; column++) {
+      const window = tf.stridedSlice(
+        padded,
+        [0, row, column, 0],
+        [batch, row + (outHeight - 1) * strideHeight + 1, column + (outWidth - 1) * strideWidth + 1, channels],
+        [1, strideHeight, strideWidth, 1],
+      ) as tf.Tensor4D;
+      const isMaximum = tf.mul(tf.cast(tf.equal(window, output), 'float32'), unclaimed);
+      unclaimed = tf.sub(unclaimed, isMaximum);
+      const placed = padOrCrop(
+        spread(tf.mul(dy, isMaximum), strideHeight, strideWidth),
+        [row, paddedHeight - row - outHeight * strideHeight],
+        [column, paddedWidth - column - outWidth * strideWidth],
+      );
+      paddedGradient = tf.add(paddedGradient, placed);
+    }
+  }
+  return paddedGradient.slice([0, top, left, 0], input.shape);
+}
+
+/** Routes each output gradient to the first maximum of its window in row-major order, as TensorFlow and tfjs's cpu backend do. */
+function maxPoolGradient({ dy, input, output }: PoolGradientInputs, attrs: PoolGradientAttributes): tf.Tensor4D {
   return tf.tidy(() => {
     const info = tf.backend_util.computePool2DInfo(input.shape, attrs.filterSize, attrs.strides, 1, attrs.pad, attrs.dimRoundingMode);
     const { top, bottom, left, right } = info.padInfo;
-    const padded = tf.pad(input, [[0, 0], [top, bottom], [left, right], [0, 0]], -Infinity);
-    const [batch, paddedHeight, paddedWidth, channels] = padded.shape;
-    const { outHeight, outWidth, strideHeight, strideWidth } = info;
-    let unclaimed: tf.Tensor4D = tf.onesLike(output);
-    let paddedGradient: tf.Tensor4D = tf.zerosLike(padded);
-    for (let row = 0; row < info.effectiveFilterHeight; row++) {
-      for (let column = 0; column < info.effectiveFilterWidth; column++) {
-        const window = tf.stridedSlice(
-          padded,
-          [0, row, column, 0],
-          [batch, row + (outHeight - 1) * strideHeight + 1, column + (outWidth - 1) * strideWidth + 1, channels],
-          [1, strideHeight, strideWidth, 1],
-        ) as tf.Tensor4D;
-        const isMaximum = tf.mul(tf.cast(tf.equal(window, output), 'float32'), unclaimed);
-        unclaimed = tf.sub(unclaimed, isMaximum);
-        const placed = padOrCrop(
-          spread(tf.mul(dy, isMaximum), strideHeight, strideWidth),
-          [row, paddedHeight - row - outHeight * strideHeight],
-          [column, paddedWidth - column - outWidth * strideWidth],
-        );
-        paddedGradient = tf.add(paddedGradient, placed);
-      }
-    }
-    return paddedGradient.slice([0, top, left, 0], input.shape);
+    const tiles =
+      info.strideHeight === info.filterHeight && info.strideWidth === info.filterWidth && top + bottom + left + right === 0;
+    return tiles ? tilingMaxPoolGradient(dy, input, info) : overlappingMaxPoolGradient(dy, input, output, info);
   });
 }
 
@@ -242,7 +295,7 @@ export function registerWasmGradientKernels(): void {
     return depthwiseInputGradient(args.inputs as unknown as ConvolutionGradientInputs, attrs);
   });
   replace('MaxPoolGrad', (args) =>
-    maxPoolGradient(args.inputs as unknown as Parameters<typeof maxPoolGradient>[0], args.attrs as unknown as Parameters<typeof maxPoolGradient>[1]),
+    maxPoolGradient(args.inputs as unknown as PoolGradientInputs, args.attrs as unknown as PoolGradientAttributes),
   );
   replace('ResizeBilinearGrad', (args) =>
     resizeBilinearGradient(

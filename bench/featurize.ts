@@ -1,0 +1,134 @@
+// Engine throughput: images/s and GFLOP/s for features (forward) and for features plus the input
+// gradient of a linear head's softmax cross-entropy, on the ONNX and tfjs engines.
+//
+//   npx tsc -p . && node dist/bench/featurize.js [--models ../shared/models] [--engines onnx,tfjs]
+//       [--seconds 4] [--batch 64] [--threads 2]
+//
+// Backbones: MobileNet v1 0.75 (ImageNet weights) at input 64 (32x32 images resized inside the
+// network) cut at three layers, and VGG16-conv4_1 with generated weights at 32. Pixels are
+// seeded random bytes: the work does not depend on the pixel values.
+//
+// FLOPs are counted from the backbone description: 2 x the multiply-adds of the convolutions up to
+// the feature layer (batch norm, activations, pooling and the resize are left out). Forward plus
+// input gradient is counted as 3 x forward (the backward pass as 2 x forward), the usual
+// convention, although an input gradient alone needs no filter gradients.
+
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { layersUpTo, type BackboneDescription } from '../numerics/backbones/description.js';
+import { loadMobileNet } from '../numerics/backbones/mobilenet.js';
+import { randomVgg16, seededUniform } from '../numerics/backbones/vgg16.js';
+import type { EngineOptions, FeatureEngine, LinearHead } from '../numerics/engines/engine.js';
+import { createEngine } from '../numerics/engines/index.js';
+import { TfjsEngine } from '../numerics/engines/tfjs-engine.js';
+
+const { values: args } = parseArgs({
+  options: {
+    models: { type: 'string', default: join('..', 'shared', 'models') },
+    engines: { type: 'string', default: 'onnx,tfjs' },
+    seconds: { type: 'string', default: '4' },
+    batch: { type: 'string', default: '64' },
+    threads: { type: 'string', default: '2' },
+  },
+});
+const SECONDS = Number(args.seconds);
+const BATCH = Number(args.batch);
+const THREADS = Number(args.threads);
+const ENGINES = args.engines.split(',');
+const CLASSES = 10;
+
+/** 2 x multiply-adds of the convolutions up to the feature layer, per image. */
+function forwardFlops(backbone: BackboneDescription, featureLayer: string, inputSize: number): number {
+  let multiplyAdds = 0;
+  for (const { layer, output } of layersUpTo(backbone, featureLayer, inputSize)) {
+    const [height, width, channels] = output;
+    if (layer.kind === 'conv2d') multiplyAdds += height * width * channels * layer.kernelSize[0] * layer.kernelSize[1] * layer.inChannels;
+    if (layer.kind === 'depthwiseConv2d') multiplyAdds += height * width * channels * layer.kernelSize[0] * layer.kernelSize[1];
+  }
+  return 2 * multiplyAdds;
+}
+
+interface Setting {
+  backbone: BackboneDescription;
+  label: string;
+  featureLayer: string;
+  inputSize: number;
+}
+
+async function openEngine(kind: string, backbone: BackboneDescription, options: EngineOptions): Promise<{ engine: FeatureEngine; label: string }> {
+  const engine = await createEngine(kind, backbone, options);
+  if (!(engine instanceof TfjsEngine)) return { engine, label: `${kind}, ${options.threads} threads` };
+  return { engine, label: engine.backend === 'wasm' ? 'tfjs wasm (SIMD, 1 thread)' : 'tfjs-node' };
+}
+
+/** Images per second of `run` on batches of BATCH, after one warm-up batch, over about SECONDS. */
+async function imagesPerSecond(run: () => Promise<unknown>): Promise<number> {
+  await run();
+  let batches = 0;
+  const start = performance.now();
+  while (batches < 2 || performance.now() - start < SECONDS * 1000) {
+    await run();
+    batches++;
+  }
+  return (batches * BATCH) / ((performance.now() - start) / 1000);
+}
+
+async function main(): Promise<void> {
+  const mobileNet = await loadMobileNet(args.models);
+  const vgg = randomVgg16(1);
+  const settings: Setting[] = [
+    ...['conv_pw_7_relu', 'conv_pw_11_relu', 'conv_pw_13_relu', 'global_average_pooling2d_1'].map((featureLayer) => ({
+      backbone: mobileNet,
+      label: 'MobileNet v1 0.75',
+      featureLayer,
+      inputSize: 64,
+    })),
+    { backbone: vgg, label: 'VGG16 (generated weights)', featureLayer: 'conv4_1', inputSize: 32 },
+  ];
+  const uniform = seededUniform(42);
+  const pixels = Uint8Array.from({ length: BATCH * 3072 }, () => Math.floor(256 * uniform()));
+  const labels = Uint8Array.from({ length: BATCH }, (_, i) => i % CLASSES);
+
+  const rows: string[] = [];
+  for (const setting of settings) {
+    const flops = forwardFlops(setting.backbone, setting.featureLayer, setting.inputSize);
+    for (const engineName of ENGINES) {
+      const options: EngineOptions = { featureLayer: setting.featureLayer, inputSize: setting.inputSize, threads: THREADS, batchSize: BATCH };
+      const { engine, label } = await openEngine(engineName, setting.backbone, options);
+      const head: LinearHead = {
+        classes: CLASSES,
+        dimension: engine.dimension,
+        weights: Float32Array.from({ length: CLASSES * engine.dimension }, () => (2 * uniform() - 1) / Math.sqrt(engine.dimension)),
+        bias: new Float32Array(CLASSES),
+      };
+      const forward = await imagesPerSecond(() => engine.features(pixels, BATCH));
+      const withGradient = await imagesPerSecond(() => engine.lossGradient(pixels, labels, BATCH, head));
+      await engine.dispose();
+      const row = [
+        setting.label,
+        setting.featureLayer,
+        String(setting.inputSize),
+        (flops / 1e9).toFixed(3),
+        label,
+        forward.toFixed(0),
+        ((forward * flops) / 1e9).toFixed(1),
+        withGradient.toFixed(0),
+        ((withGradient * 3 * flops) / 1e9).toFixed(1),
+      ];
+      console.error(row.join(' | '));
+      rows.push(`| ${row.join(' | ')} |`);
+    }
+  }
+  console.log(
+    [
+      '| backbone | feature layer | input | GFLOP/image (forward) | engine | forward img/s | forward GFLOP/s | forward + input gradient img/s | forward + input gradient GFLOP/s |',
+      '|---|---|---|---|---|---|---|---|---|',
+      ...rows,
+      '',
+      `Batches of ${BATCH} images, about ${SECONDS} s per measurement after one warm-up batch. FLOPs: 2 x the convolutions' multiply-adds`,
+      'up to the feature layer; forward + input gradient counted as 3 x forward.',
+    ].join('\n'),
+  );
+}
+
+await main();
