@@ -13,7 +13,7 @@ export class ConfigError extends Error {
     readonly problem: string,
     readonly fix: string,
   ) {
-    super(`${file}:${line}: ${key}: ${problem}\n  fix: ${fix}`);
+    super(`${line > 0 ? `${file}:${line}` : file}: ${key}: ${problem}\n  fix: ${fix}`);
     this.name = 'ConfigError';
   }
 }
@@ -185,22 +185,32 @@ function paramProblem(spec: ParamSpec, value: unknown): string | undefined {
   }
 }
 
-function validateParams(stage: AnyStage, given: Record<string, unknown>, source: Source, declarationIndex: number, label: string): Record<string, unknown> {
+/** Validates params against the stage's schema and applies defaults; errors in `overridden` params name the --set option. */
+function validateParams(
+  stage: AnyStage,
+  given: Record<string, unknown>,
+  overridden: ReadonlySet<string>,
+  source: Source,
+  declarationIndex: number,
+  label: string,
+): Record<string, unknown> {
   const schema = stage.params as Record<string, ParamSpec>;
+  const fail = (name: string, path: Path, problem: string, fix: string) =>
+    overridden.has(name) ? new ConfigError('--set', 0, `${label}.${name}`, problem, fix) : source.error(path, `${label}.params.${name}`, problem, fix);
   for (const name of Object.keys(given)) {
     if (!(name in schema)) {
-      throw source.error(['stages', declarationIndex, 'params', name], `${label}.params.${name}`, `stage type "${stage.name}" has no param "${name}"`, suggest(name, Object.keys(schema), `params of ${stage.name}`));
+      throw fail(name, ['stages', declarationIndex, 'params', name], `stage type "${stage.name}" has no param "${name}"`, suggest(name, Object.keys(schema), `params of ${stage.name}`));
     }
   }
   const params: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(schema)) {
     const value = name in given ? given[name] : spec.default;
     if (value === undefined) {
-      throw source.error(['stages', declarationIndex, 'params'], `${label}.params.${name}`, `missing required param "${name}" of stage type "${stage.name}" (${spec.description})`, `add \`${name}: <${spec.type === 'enum' ? spec.values.join('|') : spec.type}>\` under params`);
+      throw fail(name, ['stages', declarationIndex, 'params'], `missing required param "${name}" of stage type "${stage.name}" (${spec.description})`, `add \`${name}: <${spec.type === 'enum' ? spec.values.join('|') : spec.type}>\` under params`);
     }
     const problem = paramProblem(spec, value);
     if (problem) {
-      throw source.error(['stages', declarationIndex, 'params', name], `${label}.params.${name}`, problem, `set ${name} to ${spec.type === 'enum' ? `one of ${spec.values.join(', ')}` : `a value of type ${spec.type}`} (${spec.description})`);
+      throw fail(name, ['stages', declarationIndex, 'params', name], problem, `set ${name} to ${spec.type === 'enum' ? `one of ${spec.values.join(', ')}` : `a value of type ${spec.type}`} (${spec.description})`);
     }
     params[name] = value;
   }
@@ -428,7 +438,8 @@ export function parsePipeline(text: string, file: string, registry: readonly Any
       const variables = new Map<string, unknown>([...globals, ...combination]);
       const rawParams = (declaration.raw.params ?? {}) as Record<string, unknown>;
       const interpolated = interpolate(rawParams, variables, source, ['stages', declaration.index, 'params'], `${declaration.name}.params`) as Record<string, unknown>;
-      const params = validateParams(declaration.stage, { ...interpolated, ...stageOverrides.get(declaration.name) }, source, declaration.index, declaration.name);
+      const setParams = stageOverrides.get(declaration.name) ?? {};
+      const params = validateParams(declaration.stage, { ...interpolated, ...setParams }, new Set(Object.keys(setParams)), source, declaration.index, declaration.name);
       pending.set(name, { name, declaration, variables, params });
     }
   }

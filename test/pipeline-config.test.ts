@@ -52,6 +52,8 @@ describe('config expansion', () => {
   it('rejects a --set of an unknown global or stage', () => {
     expect(() => parsePipeline(chain, 'chain.yaml', testStages, ['bsae=3'])).toThrow(/there is no global param "bsae"[\s\S]*did you mean "base"/);
     expect(() => parsePipeline(chain, 'chain.yaml', testStages, ['othr.value=3'])).toThrow(/there is no stage named "othr"[\s\S]*did you mean "other"/);
+    expect(() => parsePipeline(chain, 'chain.yaml', testStages, ['other.value=seven'])).toThrow(/^--set: other\.value: expected an integer, got "seven" \(string\)/);
+    expect(() => parsePipeline(chain, 'chain.yaml', testStages, ['other.vlaue=7'])).toThrow(/^--set: other\.vlaue: stage type "step" has no param "vlaue"\n {2}fix: did you mean "value"/);
   });
 });
 
