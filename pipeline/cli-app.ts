@@ -3,6 +3,7 @@
 // Exit codes: 0 ok; 1 a stage failed, or verify found damage; 2 config or usage error (nothing
 // ran); 3 the cache is in use and --no-wait was given; 130 interrupted.
 
+import type { Table } from 'apache-arrow';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { CacheBusyError } from '../cache/lock.js';
 import { openCache, resolveCacheDir, type Cache } from './cache-handle.js';
@@ -94,7 +95,7 @@ async function summarizeArtifact(workspace: Workspace, instance: string, output:
   const base = { output, kind: info.kind, path: info.path, size: info.size, sha256: info.sha256 };
   switch (info.kind) {
     case 'table': {
-      const table = value as ArtifactValuesTable;
+      const table = value as Table;
       return {
         ...base,
         rows: table.numRows,
@@ -112,7 +113,6 @@ async function summarizeArtifact(workspace: Workspace, instance: string, output:
       return { ...base, extension: (value as { extension: string }).extension };
   }
 }
-type ArtifactValuesTable = import('apache-arrow').Table;
 
 /** Builds and runs the CLI; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], setup: CliSetup): Promise<number> {
@@ -163,6 +163,7 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
           ...jsonOption,
         }),
       async (args) => {
+        if (args.jobs !== undefined && !(Number.isInteger(args.jobs) && args.jobs >= 1)) throw new UserError(`--jobs ${args.jobs}: expected a whole number of at least 1`, EXIT.usage);
         const pipeline = loadConfig(args);
         await withCache(args, async (cache) => {
           if (args['dry-run']) {
@@ -370,7 +371,16 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
       (command) => command.options({ ...waitOption, ...jsonOption }),
       async (args) => {
         await withCache(args, async (cache) => {
-          const summary = await verifyCache(cache, { wait: args.wait, onWait: (holder) => reporterFor(stderr).waitingForLock(cache.dir, holder) });
+          const reporter = reporterFor(stderr);
+          const started = Date.now();
+          reporter.stageStarted('verify');
+          const summary = await verifyCache(cache, {
+            wait: args.wait,
+            onWait: (holder) => reporter.waitingForLock(cache.dir, holder),
+            onProgress: (done, total) => reporter.stageProgress('verify', done, total, 'artifacts'),
+          });
+          reporter.stageFinished('verify', 'succeeded', Date.now() - started);
+          reporter.close();
           if (summary.corrupt.length > 0) exitCode = EXIT.failed;
           if (args.json) return print(JSON.stringify(summary, null, 2));
           for (const damaged of summary.corrupt) print(`damaged: ${damaged.path} (expected sha256 ${damaged.expectedSha256}, found ${damaged.actualSha256 ?? 'no file'}); removed, the next run recomputes it`);
