@@ -1,9 +1,13 @@
 // The tfjs engine's own pieces: the wasm gradient kernels against tfjs's reference (cpu)
-// kernels and against the forward ops they differentiate.
+// kernels and against the forward ops they differentiate, and a user's tfjs layers model.
 
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTfjs } from '../numerics/engines/tfjs-backend.js';
+import { createTfjsLayersEngine } from '../numerics/engines/tfjs-engine.js';
 import { bilinearMatrix } from '../numerics/engines/tfjs-wasm-kernels.js';
 
 function seeded(seed: number): () => number {
@@ -134,5 +138,62 @@ describe('tfjs wasm gradient kernels', () => {
       return [tf.sum(tf.mul(resize(input), upstream)).dataSync()[0], tf.sum(tf.mul(input, gradient)).dataSync()[0]];
     });
     expect(Math.abs(forwardDot - adjointDot)).toBeLessThan(1e-5 * Math.abs(forwardDot) + 1e-3);
+  });
+});
+
+describe('tfjs engine on a user tfjs layers model', () => {
+  it('cuts a Sequential model (Flatten + Dense head) at the feature layer, at another input size, differentiates it, and frees its tensors', async () => {
+    expect(await startTfjs('wasm')).toBe('wasm');
+    const random = seeded(21);
+    const model = tf.sequential({
+      layers: [
+        tf.layers.conv2d({ inputShape: [40, 40, 3], filters: 6, kernelSize: 3, padding: 'same', activation: 'relu', name: 'first' }),
+        tf.layers.maxPooling2d({ poolSize: 2, name: 'pool' }),
+        tf.layers.depthwiseConv2d({ kernelSize: 3, strides: 2, padding: 'same', name: 'features' }),
+        tf.layers.flatten({ name: 'flat' }),
+        tf.layers.dense({ units: 4, name: 'head' }),
+      ],
+    });
+    const weights = model.getWeights().map((w) => tf.tensor(randomValues(w.size, random), w.shape));
+    model.setWeights(weights);
+    const directory = mkdtempSync(join(tmpdir(), 'tfjs-layers-'));
+    await model.save(
+      tf.io.withSaveHandler(async (artifacts) => {
+        writeFileSync(join(directory, 'weights.bin'), new Uint8Array(artifacts.weightData as ArrayBuffer));
+        const manifest = [{ paths: ['weights.bin'], weights: artifacts.weightSpecs }];
+        writeFileSync(join(directory, 'model.json'), JSON.stringify({ modelTopology: artifacts.modelTopology, weightsManifest: manifest }));
+        return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+      }),
+    );
+    const [kernel, bias, depthwise, depthwiseBias] = weights;
+    model.dispose();
+
+    const scaling = { channelOrder: 'bgr', scale: [0.01, 0.02, 0.03], offset: [-1, 0, 1] } as const;
+    const tensorsBefore = tf.memory().numTensors;
+    const engine = await createTfjsLayersEngine(directory, scaling, { featureLayer: 'features', inputSize: 32, threads: 1, batchSize: 2, backend: 'wasm' });
+    expect(engine.dimension).toBe(8 * 8 * 6);
+    const pixels = Uint8Array.from({ length: 3 * 3072 }, () => Math.floor(256 * (random() + 0.5)));
+    const reference = (x: tf.Tensor4D) => {
+      const scaled = tf.add(tf.mul(tf.reverse(x, 3), [0.01, 0.02, 0.03]), [-1, 0, 1]) as tf.Tensor4D;
+      const pooled = tf.maxPool(tf.relu(tf.add(tf.conv2d(scaled, kernel as tf.Tensor4D, 1, 'same'), bias)) as tf.Tensor4D, 2, 2, 'valid');
+      return tf.add(tf.depthwiseConv2d(pooled, depthwise as tf.Tensor4D, 2, 'same'), depthwiseBias).reshape([x.shape[0], 8 * 8 * 6]);
+    };
+    const features = await engine.features(pixels, 3);
+    const head = { classes: 3, dimension: engine.dimension, weights: randomValues(3 * engine.dimension, random), bias: randomValues(3, random) };
+    const labels = Uint8Array.from([2, 0, 1]);
+    const { gradient } = await engine.lossGradient(pixels, labels, 3, head);
+    await engine.dispose();
+    expect(tf.memory().numTensors).toBe(tensorsBefore);
+
+    const input = tf.tensor4d(Float32Array.from(pixels), [3, 32, 32, 3]);
+    const expected = reference(input).dataSync() as Float32Array;
+    expect(maxRelativeDifference(features, expected)).toBeLessThan(1e-6);
+
+    const expectedGradient = tf.grad((x: tf.Tensor4D) => {
+      const logits = tf.add(tf.matMul(reference(x), tf.tensor2d(head.weights, [3, engine.dimension]), false, true), head.bias);
+      return tf.sum(tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(logits, tf.oneHot(tf.tensor1d(labels, 'int32'), 3).cast('float32')), 1)));
+    })(input).dataSync() as Float32Array;
+    expect(maxRelativeDifference(gradient, expectedGradient)).toBeLessThan(1e-5);
+    rmSync(directory, { recursive: true });
   });
 });

@@ -33,8 +33,9 @@ async function startWasm(): Promise<TfjsBackend> {
 }
 
 /**
- * Starts tfjs once per process and returns the backend in use. `preferred` 'wasm' skips the
- * native backend (to measure or test the wasm path where both are installed).
+ * Starts tfjs once per process (the first call chooses) and returns the backend in use.
+ * `preferred` 'wasm' skips the native backend (to measure or test the wasm path where both are
+ * installed).
  */
 export function startTfjs(preferred: TfjsBackend = 'tensorflow'): Promise<TfjsBackend> {
   started ??= (async () => {

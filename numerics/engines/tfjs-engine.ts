@@ -107,7 +107,10 @@ function checkPixels(pixels: Uint8Array, count: number): void {
   }
 }
 
-/** The tfjs engine for a backbone description (MobileNet, VGG16...). */
+/**
+ * The tfjs engine for a backbone description (MobileNet, VGG16...). options.threads is not used:
+ * the wasm backend runs on one thread under Node, tfjs-node sizes its own thread pool.
+ */
 export async function createTfjsEngine(backbone: BackboneDescription, options: TfjsEngineOptions): Promise<TfjsEngine> {
   const backend = await startTfjs(options.backend);
   return new TfjsEngine(compileBackbone(backbone, options.featureLayer, options.inputSize), options.batchSize, backend);
