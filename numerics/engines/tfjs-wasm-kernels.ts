@@ -90,12 +90,20 @@ function spreadGradient(dy: tf.Tensor4D, info: ConvInfo): { spread: tf.Tensor4D;
   };
 }
 
-/** The filter turned by 180 degrees in height and width (a gather: the wasm Reverse kernel is slow). */
+/**
+ * The filter turned by 180 degrees in height and width, as a product with the exchange matrix
+ * (exact: each output is one value times 1 plus zeros). The wasm Reverse and GatherV2 kernels
+ * are far slower than its matrix product here.
+ */
 function rotate180(filter: tf.Tensor4D): tf.Tensor4D {
   const [height, width, ...channels] = filter.shape;
-  if (height * width === 1) return filter;
-  const reversedPositions = tf.tensor1d(Array.from({ length: height * width }, (_, i) => height * width - 1 - i), 'int32');
-  return tf.gather(filter.reshape([height * width, ...channels]), reversedPositions).reshape(filter.shape);
+  const positions = height * width;
+  if (positions === 1) return filter;
+  const exchange = tf.tensor2d(
+    Array.from({ length: positions * positions }, (_, i) => (Math.floor(i / positions) + (i % positions) === positions - 1 ? 1 : 0)),
+    [positions, positions],
+  );
+  return tf.matMul(exchange, filter.reshape([positions, channels[0] * channels[1]])).reshape(filter.shape);
 }
 
 function isPlainNhwc(attrs: ConvolutionGradientAttributes): boolean {
@@ -217,8 +225,8 @@ function tilingMaxPoolGradient(dy: tf.Tensor4D, input: tf.Tensor4D, info: tf.bac
     .reshape([batch, outHeight, filterHeight, outWidth, filterWidth, channels])
     .transpose([0, 1, 3, 5, 2, 4])
     .reshape([batch, outHeight, outWidth, channels, windowSize]);
-  // An equality test rather than tf.oneHot, whose float32 output is wrong on wasm 4.22.
-  const firstMaximum = tf.cast(tf.equal(tf.expandDims(tf.argMax(windows, 4), 4), tf.range(0, windowSize, 1, 'int32')), 'float32');
+  // int32 then cast: tf.oneHot's float32 output is wrong on wasm 4.22 (integer bits).
+  const firstMaximum = windowSize === 1 ? tf.onesLike(windows) : tf.cast(tf.oneHot(tf.argMax(windows, 4), windowSize), 'float32');
   const routed = tf.mul(firstMaximum, dy.reshape([batch, outHeight, outWidth, channels, 1]));
   const tiled = routed
     .reshape([batch, outHeight, outWidth, channels, filterHeight, filterWidth])
