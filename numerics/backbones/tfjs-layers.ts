@@ -164,8 +164,9 @@ function convertLayer(layer: KerasLayer, weights: Map<string, Float32Array>, mod
       ];
     }
     case 'Activation': {
+      // A linear activation is the identity: it adds no layer (its name is not a feature layer).
       const activation = activationLayer(config.activation, name, modelName);
-      return [activation ?? { kind: 'dropout', name }];
+      return activation ? [activation] : [];
     }
     case 'ReLU': {
       const maxValue = config.max_value;
