@@ -27,6 +27,7 @@ export class TfjsEngine implements FeatureEngine {
     /** The tfjs backend that runs it. */
     readonly backend: TfjsBackend,
   ) {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`tfjs engine: batch size must be a positive integer, got ${batchSize}`);
     this.dimension = network.dimension;
   }
 

@@ -1,14 +1,16 @@
-// Input-gradient kernels for the tfjs wasm backend (4.22), built from its forward kernels.
+// Gradient kernels for the tfjs wasm backend (4.22), built from its forward kernels.
 //
-// The wasm backend has no DepthwiseConv2dNativeBackpropInput (depthwise convolutions cannot be
-// differentiated at all), its Conv2DBackpropInput is several times slower than its Conv2D, its
-// ResizeBilinearGrad ignores halfPixelCenters (wrong gradients for the resize every engine here
-// uses), it has no Conv2DBackpropFilter, and its MaxPoolGrad drops the gradient of some windows (seen with negative values and
-// with batches of VGG16 activations; its MaxPoolWithArgmax is wrong too). Registering these
-// kernels fixes all of these for every tfjs op that reaches them, layers models included:
+// What they replace, as measured against tfjs's cpu backend (see test/tfjs-engine.test.ts):
+// DepthwiseConv2dNativeBackpropInput and Conv2DBackpropFilter are missing (depthwise convolutions
+// cannot be differentiated, nor can tfjs-layers' fused convolutions, which always ask for the
+// filter gradient); Conv2DBackpropInput is several times slower than Conv2D; ResizeBilinearGrad
+// ignores halfPixelCenters; MaxPoolGrad loses the gradient of windows of negative values and is
+// wrong on batches of VGG16 activations. Registered once, they serve every tfjs op that reaches
+// them, layers models included:
 //   - the input gradient of a convolution is a stride-1 forward convolution of the output
 //     gradient, spread out with stride-1 zeros between its values, with the filter rotated by
-//     180 degrees (and, for conv2d, its in/out channels swapped);
+//     180 degrees (and, for conv2d, its in/out channels swapped); the filter gradient is a
+//     convolution of the input by the output gradient, dilated by the stride;
 //   - a bilinear resize is x -> A x B^T for fixed interpolation matrices, so its gradient is
 //     A^T g B;
 //   - a max pool's gradient goes to the first maximum of each window (argMax, or equality tests
@@ -277,7 +279,7 @@ function maxPoolGradient({ dy, input, output }: PoolGradientInputs, attrs: PoolG
 
 let registered = false;
 
-/** Replaces the wasm backend's input-gradient kernels (idempotent; call after the backend is loaded). */
+/** Replaces the wasm backend's gradient kernels (idempotent; call after the backend is loaded). */
 export function registerWasmGradientKernels(): void {
   if (registered) return;
   const stockConvGradient = tf.getKernel('Conv2DBackpropInput', 'wasm');
