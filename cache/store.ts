@@ -1,6 +1,8 @@
 // Content-addressed artifact store: every artifact is a file named by the sha256 of its bytes.
 // Files are written under tmp/ and renamed into objects/ only once complete and synced, so a
-// killed process leaves at worst a temporary file (removed by the next writer), never a torn object.
+// killed process leaves at worst a temporary file (removed by the next writer), never a torn
+// object. (The engine's history notes objects before they are renamed in, to remove any that a
+// killed run left unrecorded.)
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, closeSync, fstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -69,10 +71,14 @@ export class ArtifactStore {
     }
   }
 
-  /** Stores bytes atomically under their content hash; an intact existing copy is reused. */
-  async put(bytes: Uint8Array, extension: string): Promise<StoredObject> {
-    const object = { hash: sha256(bytes), extension, size: bytes.byteLength };
-    if (this.hasIntact(object)) return object;
+  /** The object some bytes would be stored as. */
+  identify(bytes: Uint8Array, extension: string): StoredObject {
+    return { hash: sha256(bytes), extension, size: bytes.byteLength };
+  }
+
+  /** Writes the bytes of `object` (from identify) atomically; an intact existing copy is kept. */
+  async write(object: StoredObject, bytes: Uint8Array): Promise<void> {
+    if (this.hasIntact(object)) return;
     const finalPath = this.pathOf(object);
     mkdirSync(join(this.objectsDir, object.hash.slice(0, 2)), { recursive: true });
     mkdirSync(this.tmpDir, { recursive: true });
@@ -90,7 +96,6 @@ export class ArtifactStore {
     // Read-only, so that a user inspecting an artifact (from Python, say) cannot edit it in place by accident.
     await chmod(tmpPath, 0o444);
     await rename(tmpPath, finalPath);
-    return object;
   }
 
   read(object: StoredObject): Uint8Array {

@@ -230,7 +230,10 @@ async function storeOutputs(cache: Cache, instance: StageInstance, produced: unk
   for (const name of declared) {
     const kind = kindOf(name);
     const encoded = await encodeArtifact(kind, values[name] as ArtifactValues[typeof kind]);
-    outputs.push({ output: name, kind, ...(await cache.store.put(encoded.bytes, encoded.extension)) });
+    const object = cache.store.identify(encoded.bytes, encoded.extension);
+    cache.history.notePendingObject(object);
+    await cache.store.write(object, encoded.bytes);
+    outputs.push({ output: name, kind, ...object });
     if (kind === 'metrics') metrics.set(name, values[name] as Metrics);
   }
   return { outputs, metrics };
@@ -248,6 +251,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
   });
   try {
     cache.store.clearTemporaryFiles();
+    for (const object of cache.history.takeAbandonedObjects()) cache.store.remove(object);
     cache.history.markAbandonedAsInterrupted();
     const runId = cache.history.startRun(pipeline.file, options.command ?? `run ${pipeline.file}`);
     reporter.runStarted(runId, selected.length);

@@ -101,6 +101,11 @@ CREATE TABLE IF NOT EXISTS result_outputs (
   PRIMARY KEY (key, output)
 );
 CREATE INDEX IF NOT EXISTS result_outputs_by_hash ON result_outputs(hash);
+CREATE TABLE IF NOT EXISTS pending_objects (
+  hash TEXT NOT NULL,
+  extension TEXT NOT NULL,
+  PRIMARY KEY (hash, extension)
+);
 CREATE TABLE IF NOT EXISTS metrics (
   key TEXT NOT NULL REFERENCES results(key) ON DELETE CASCADE,
   output TEXT NOT NULL,
@@ -263,9 +268,31 @@ export class History {
     return outputs.length > 0 ? outputs : undefined;
   }
 
+  /** Notes an object about to be renamed into the store, until a result records it. */
+  notePendingObject(object: { hash: string; extension: string }): void {
+    this.db.prepare('INSERT OR IGNORE INTO pending_objects (hash, extension) VALUES (?, ?)').run(object.hash, object.extension);
+  }
+
+  /**
+   * Objects noted as pending by runs that died before recording them, and not used by any result;
+   * forgets all pending notes. Call only while holding the cache lock.
+   */
+  takeAbandonedObjects(): { hash: string; extension: string }[] {
+    return this.transaction(() => {
+      const abandoned = this.db
+        .prepare('SELECT p.hash, p.extension FROM pending_objects p WHERE NOT EXISTS (SELECT 1 FROM result_outputs o WHERE o.hash = p.hash AND o.extension = p.extension)')
+        .all() as { hash: string; extension: string }[];
+      this.db.prepare('DELETE FROM pending_objects').run();
+      return abandoned;
+    });
+  }
+
   /** Records a complete result. Call once every artifact is in the store. */
   recordResult(key: string, runId: number, outputs: readonly StoredOutput[], metrics: ReadonlyMap<string, Metrics>): void {
-    this.db.prepare('INSERT OR REPLACE INTO results (key, run_id, created_at) VALUES (?, ?, ?)').run(key, runId, Date.now());
+    this.deleteResult(key);
+    this.db.prepare('INSERT INTO results (key, run_id, created_at) VALUES (?, ?, ?)').run(key, runId, Date.now());
+    const settle = this.db.prepare('DELETE FROM pending_objects WHERE hash = ? AND extension = ?');
+    for (const output of outputs) settle.run(output.hash, output.extension);
     const insertOutput = this.db.prepare('INSERT INTO result_outputs (key, output, kind, hash, extension, size) VALUES (?, ?, ?, ?, ?, ?)');
     for (const output of outputs) insertOutput.run(key, output.output, output.kind, output.hash, output.extension, output.size);
     const insertMetric = this.db.prepare('INSERT INTO metrics (key, output, name, value_number, value_text) VALUES (?, ?, ?, ?, ?)');

@@ -153,6 +153,18 @@ stages:
     expect(box.outputHashes()).toEqual(clean.outputHashes());
   });
 
+  it('removes objects that a killed run stored but never recorded, at the next run', async () => {
+    const box = sandbox();
+    const bytes = new TextEncoder().encode('{"orphan":true}');
+    const orphan = box.cache.store.identify(bytes, 'json');
+    box.cache.history.notePendingObject(orphan);
+    await box.cache.store.write(orphan, bytes);
+    expect(existsSync(box.cache.store.pathOf(orphan))).toBe(true);
+    await box.run();
+    expect(existsSync(box.cache.store.pathOf(orphan))).toBe(false);
+    expectNoStrayArtifacts(box);
+  });
+
   it('rejects an output of the wrong kind, and records nothing for it', async () => {
     const liar = { ...testStages.find((stage) => stage.name === 'step')!, run: async () => ({ numbers: { values: [1] }, table: 'not a table' }) };
     const box = sandbox('stages:\n  - { name: x, uses: step, params: { value: 1 } }\n', [liar as AnyStage]);
