@@ -61,16 +61,25 @@ async function openEngine(kind: string, backbone: BackboneDescription, options: 
   return { engine, label: engine.backend === 'wasm' ? 'tfjs wasm (SIMD, 1 thread)' : 'tfjs-node' };
 }
 
-/** Images per second of `run` on batches of BATCH, after one warm-up batch, over about SECONDS. */
-async function imagesPerSecond(run: () => Promise<unknown>): Promise<number> {
+interface Throughput {
+  imagesPerSecond: number;
+  /** Process CPU seconds per wall second: how many cores it got (others' load lowers it). */
+  coresUsed: number;
+}
+
+/** Throughput of `run` on batches of BATCH, after one warm-up batch, over about SECONDS. */
+async function measure(run: () => Promise<unknown>): Promise<Throughput> {
   await run();
   let batches = 0;
   const start = performance.now();
+  const cpuStart = process.cpuUsage();
   while (batches < 2 || performance.now() - start < SECONDS * 1000) {
     await run();
     batches++;
   }
-  return (batches * BATCH) / ((performance.now() - start) / 1000);
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  return { imagesPerSecond: (batches * BATCH) / seconds, coresUsed: (cpu.user + cpu.system) / 1e6 / seconds };
 }
 
 async function main(): Promise<void> {
@@ -101,8 +110,8 @@ async function main(): Promise<void> {
         weights: Float32Array.from({ length: CLASSES * engine.dimension }, () => (2 * uniform() - 1) / Math.sqrt(engine.dimension)),
         bias: new Float32Array(CLASSES),
       };
-      const forward = await imagesPerSecond(() => engine.features(pixels, BATCH));
-      const withGradient = await imagesPerSecond(() => engine.lossGradient(pixels, labels, BATCH, head));
+      const forward = await measure(() => engine.features(pixels, BATCH));
+      const withGradient = await measure(() => engine.lossGradient(pixels, labels, BATCH, head));
       await engine.dispose();
       const row = [
         setting.label,
@@ -110,10 +119,11 @@ async function main(): Promise<void> {
         String(setting.inputSize),
         (flops / 1e9).toFixed(3),
         label,
-        forward.toFixed(0),
-        ((forward * flops) / 1e9).toFixed(1),
-        withGradient.toFixed(0),
-        ((withGradient * 3 * flops) / 1e9).toFixed(1),
+        forward.imagesPerSecond.toFixed(0),
+        ((forward.imagesPerSecond * flops) / 1e9).toFixed(1),
+        withGradient.imagesPerSecond.toFixed(0),
+        ((withGradient.imagesPerSecond * 3 * flops) / 1e9).toFixed(1),
+        `${forward.coresUsed.toFixed(2)}, ${withGradient.coresUsed.toFixed(2)}`,
       ];
       console.error(row.join(' | '));
       rows.push(`| ${row.join(' | ')} |`);
@@ -121,12 +131,13 @@ async function main(): Promise<void> {
   }
   console.log(
     [
-      '| backbone | feature layer | input | GFLOP/image (forward) | engine | forward img/s | forward GFLOP/s | forward + input gradient img/s | forward + input gradient GFLOP/s |',
-      '|---|---|---|---|---|---|---|---|---|',
+      '| backbone | feature layer | input | GFLOP/image (forward) | engine | forward img/s | forward GFLOP/s | forward + input gradient img/s | forward + input gradient GFLOP/s | cores used (forward, gradient) |',
+      '|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
       `Batches of ${BATCH} images, about ${SECONDS} s per measurement after one warm-up batch. FLOPs: 2 x the convolutions' multiply-adds`,
-      'up to the feature layer; forward + input gradient counted as 3 x forward.',
+      'up to the feature layer; forward + input gradient counted as 3 x forward. Cores used: process CPU time / wall time',
+      '(below the engine\'s thread count when other processes share the cores).',
     ].join('\n'),
   );
 }
