@@ -6,8 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BackboneDescription } from '../numerics/backbones/description.js';
+import { createEngine } from '../numerics/engines/index.js';
 import { startTfjs } from '../numerics/engines/tfjs-backend.js';
-import { createTfjsLayersEngine } from '../numerics/engines/tfjs-engine.js';
+import { createTfjsLayersEngine, TfjsEngine } from '../numerics/engines/tfjs-engine.js';
 import { bilinearMatrix } from '../numerics/engines/tfjs-wasm-kernels.js';
 
 function seeded(seed: number): () => number {
@@ -195,5 +197,23 @@ describe('tfjs engine on a user tfjs layers model', () => {
     })(input).dataSync() as Float32Array;
     expect(maxRelativeDifference(gradient, expectedGradient)).toBeLessThan(1e-5);
     rmSync(directory, { recursive: true });
+  });
+});
+
+describe("createEngine('tfjs')", () => {
+  it('builds the tfjs engine for a backbone description', async () => {
+    const backbone: BackboneDescription = {
+      name: 'tiny',
+      input: { channelOrder: 'rgb', scale: [1 / 255, 1 / 255, 1 / 255], offset: [0, 0, 0] },
+      layers: [
+        { kind: 'conv2d', name: 'conv', kernelSize: [3, 3], inChannels: 3, outChannels: 2, strides: [2, 2], padding: 'same', kernel: randomValues(54, seeded(3)) },
+        { kind: 'relu', name: 'conv_relu' },
+      ],
+    };
+    const engine = await createEngine('tfjs', backbone, { featureLayer: 'conv_relu', inputSize: 32, threads: 1, batchSize: 8 });
+    expect(engine).toBeInstanceOf(TfjsEngine);
+    expect(engine.dimension).toBe(16 * 16 * 2);
+    expect((await engine.features(new Uint8Array(2 * 3072).fill(128), 2)).length).toBe(2 * 512);
+    await engine.dispose();
   });
 });

@@ -3,11 +3,12 @@
 import type { BackboneDescription } from '../backbones/description.js';
 import type { EngineOptions, FeatureEngine } from './engine.js';
 import { OnnxEngine } from './onnx-engine.js';
-import { createTfjsEngine } from './tfjs-engine.js';
 
 const ENGINES = {
   onnx: async (backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> => new OnnxEngine(backbone, options),
-  tfjs: (backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> => createTfjsEngine(backbone, options),
+  // Loaded on first use: importing tfjs takes seconds, which every CLI command would pay.
+  tfjs: async (backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> =>
+    (await import('./tfjs-engine.js')).createTfjsEngine(backbone, options),
 } as const;
 
 export type EngineKind = keyof typeof ENGINES;
