@@ -1,12 +1,13 @@
-// Engines by name, as stages and configs choose them.
+// Engines by name, as stages and configs choose them. Each engine's module (onnxruntime,
+// tfjs) is imported only when that engine is created: both are slow to load, and commands that
+// compute nothing (status, dag, a warm no-op run) must start fast.
 
 import type { BackboneDescription } from '../backbones/description.js';
 import type { EngineOptions, FeatureEngine } from './engine.js';
-import { OnnxEngine } from './onnx-engine.js';
 
 const ENGINES = {
-  onnx: async (backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> => new OnnxEngine(backbone, options),
-  // Loaded on first use: importing tfjs takes seconds, which every CLI command would pay.
+  onnx: async (backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> =>
+    new (await import('./onnx-engine.js')).OnnxEngine(backbone, options),
   tfjs: async (backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> =>
     (await import('./tfjs-engine.js')).createTfjsEngine(backbone, options),
 } as const;
