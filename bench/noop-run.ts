@@ -6,6 +6,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { runCli } from '../pipeline/cli-app.js';
+import { benchStep } from './noop-stage.js';
 
 // Two seeds and two chains of nine: 20 stage instances.
 const CONFIG = `
@@ -44,11 +46,20 @@ try {
   const warm = Array.from({ length: repetitions }, () => timed(run));
   const engineOnly = Array.from({ length: repetitions }, () => timed(run, { PASSEURS_BENCH_ENGINE_ONLY: '1' }));
   const nodeAlone = Array.from({ length: repetitions }, () => timed(['-e', '0']));
+  const inProcess: number[] = [];
+  const quiet = { write: () => true };
+  for (let repetition = 0; repetition < repetitions; repetition++) {
+    const start = performance.now();
+    const code = await runCli(run.slice(1), { stages: [benchStep], commands: [], stdout: quiet, stderr: quiet });
+    inProcess.push(performance.now() - start);
+    if (code !== 0) throw new Error(`in-process run exited ${code}`);
+  }
   const report = (label: string, times: number[]) => console.log(`${label.padEnd(50)} median ${median(times).toFixed(0)} ms, min ${Math.min(...times).toFixed(0)} ms`);
   console.log(`cold run (20 stages computed): ${cold.toFixed(0)} ms; ${repetitions} repetitions of each below`);
   report('warm no-op run, 20 stages, shipped CLI:', warm);
   report('same, engine only (no project stages/commands):', engineOnly);
   report('node -e 0 (process start alone):', nodeAlone);
+  report('warm no-op run in-process (modules already loaded):', inProcess);
 } finally {
   rmSync(folder, { recursive: true, force: true });
 }
