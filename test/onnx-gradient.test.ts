@@ -169,9 +169,12 @@ describe('max-pool gradient', () => {
     };
     const engine = new OnnxEngine(backbone, { imageSize: 2, inputSize: 2, featureLayer: 'pool', threads: 1, batchSize: 1 });
     const head: LinearHead = { classes: 2, dimension: 3, weights: Float32Array.of(1, 2, 3, 0, 0, 0), bias: new Float32Array(2) };
-    const { gradient } = await engine.lossGradient(new Uint8Array(12).fill(7), Uint8Array.of(1), 1, head);
+    // One 2x2 window per channel, pixels in HWC order: channel 0 peaks at pixel 3, channel 1
+    // ties at pixels 1 and 2, channel 2 ties everywhere.
+    const pixels = Uint8Array.of(1, 1, 7, 2, 5, 7, 3, 5, 7, 9, 2, 7);
+    const { gradient } = await engine.lossGradient(pixels, Uint8Array.of(1), 1, head);
     await engine.dispose();
     const nonzero = [...gradient].flatMap((g, i) => (g !== 0 ? [i] : []));
-    expect(nonzero).toEqual([0, 1, 2]);
+    expect(nonzero).toEqual([1 * 3 + 1, 0 * 3 + 2, 3 * 3 + 0].sort((a, b) => a - b));
   });
 });

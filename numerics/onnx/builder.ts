@@ -63,6 +63,13 @@ export class GraphBuilder {
     return output;
   }
 
+  /** A node with several outputs, returned in order. */
+  nodeOutputs(op: string, inputs: readonly string[], attributes: Record<string, AttributeValue>, count: number, hint = op): string[] {
+    const outputs = Array.from({ length: count }, () => this.fresh(hint));
+    this.nodes.push({ op, inputs, outputs, attributes });
+    return outputs;
+  }
+
   build(): Graph {
     return { name: this.name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs };
   }

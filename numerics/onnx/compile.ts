@@ -118,6 +118,9 @@ function convolution(builder: GraphBuilder, x: string, spec: ConvolutionSpec, in
   if (spec.bias) inputs.push(builder.floats(`${spec.name}.bias`, [spec.outChannels], spec.bias));
   const attributes = { kernel_shape: [kh, kw], strides: [sh, sw], pads: [top, left, bottom, right], group: spec.groups };
   const y = builder.node('Conv', inputs, attributes, spec.name);
+  // Input gradient: for stride 1, a convolution with the rotated filter (faster than
+  // ConvTranspose here); for larger strides, ConvTranspose with the forward weights (measured
+  // faster than inserting zeros into the gradient and convolving).
   const backward: Backward = (gradient) => {
     if (sh === 1 && sw === 1) {
       const rotated = rotatedFilter(spec.weights, spec.outChannels, spec.inPerGroup, spec.groups, kh, kw);
@@ -218,12 +221,15 @@ function buildLayers(builder: GraphBuilder, backbone: BackboneDescription, optio
         const [top, bottom] = paddingAlong(height, ph, sh, layer.padding);
         const [left, right] = paddingAlong(width, pw, sw, layer.padding);
         const pooledInput = value;
-        const y = builder.node('MaxPool', [value], { kernel_shape: [ph, pw], strides: [sh, sw], pads: [top, left, bottom, right] }, layer.name);
+        const attributes = { kernel_shape: [ph, pw], strides: [sh, sw], pads: [top, left, bottom, right] };
+        const y = builder.node('MaxPool', [value], attributes, layer.name);
+        // Gradient: each window's gradient goes to its maximum (the first one on ties, as in
+        // TensorFlow and PyTorch), placed by MaxUnpool at the indices MaxPool reports.
+        // Overlapping windows would need the contributions summed, which MaxUnpool does not do.
         backward.push((gradient) => {
-          if (ph !== 2 || pw !== 2 || sh !== 2 || sw !== 2 || height % 2 !== 0 || width % 2 !== 0) {
-            throw new Error(`layer ${layer.name}: the gradient is implemented for 2x2 stride-2 pools on even sizes (got ${ph}x${pw} stride ${sh}x${sw} on ${height}x${width})`);
-          }
-          return maxPoolBackward(builder, pooledInput, y, gradient, input, layer.name);
+          if (sh < ph || sw < pw) throw new Error(`layer ${layer.name}: no gradient for overlapping pooling windows (${ph}x${pw} stride ${sh}x${sw})`);
+          const [, indices] = builder.nodeOutputs('MaxPool', [pooledInput], attributes, 2);
+          return builder.node('MaxUnpool', [gradient, indices, builder.node('Shape', [pooledInput])], attributes, `${layer.name}.backward`);
         });
         value = y;
         break;
@@ -250,25 +256,6 @@ function buildLayers(builder: GraphBuilder, backbone: BackboneDescription, optio
     }
   }
   return { output: value, shape: layers[layers.length - 1].output, backward };
-}
-
-/**
- * Gradient of a 2x2 stride-2 max pool: each window's gradient goes to its first maximum in
- * row-major order (as TensorFlow and PyTorch do), so ties are not counted twice.
- */
-function maxPoolBackward(builder: GraphBuilder, x: string, y: string, gradient: string, [height, width, channels]: Shape, name: string): string {
-  const windows = [-1, channels, height / 2, width / 2, 4];
-  // [N, C, H, W] -> [N, C, H/2, W/2, 4] with each window's four values last.
-  const split = builder.node('Reshape', [x, builder.ints([-1, channels, height / 2, 2, width / 2, 2])]);
-  const grouped = builder.node('Reshape', [builder.node('Transpose', [split], { perm: [0, 1, 2, 4, 3, 5] }), builder.ints(windows)]);
-  const isMaximum = builder.node('Cast', [builder.node('Equal', [grouped, builder.node('Unsqueeze', [y, builder.ints([4])])])], { to: DataType.float });
-  const firstMaximum = builder.node('And', [
-    builder.node('Greater', [isMaximum, builder.scalar(0)]),
-    builder.node('Equal', [builder.node('CumSum', [isMaximum, builder.ints([4])]), builder.scalar(1)]),
-  ]);
-  const spread = builder.node('Where', [firstMaximum, builder.node('Unsqueeze', [gradient, builder.ints([4])]), builder.scalar(0)]);
-  const unsplit = builder.node('Reshape', [spread, builder.ints([-1, channels, height / 2, width / 2, 2, 2])]);
-  return builder.node('Reshape', [builder.node('Transpose', [unsplit], { perm: [0, 1, 2, 4, 3, 5] }), builder.ints([-1, channels, height, width])], {}, `${name}.backward`);
 }
 
 /** uint8 HWC pixels -> scaled, resized NCHW network input, and the matching backward step. */
