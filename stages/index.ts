@@ -8,6 +8,7 @@ import { perturbStage } from './perturb.js';
 import refitStage from './refit.js';
 import evaluateStage from './evaluate.js';
 import { reportStage } from './report.js';
+import { importLiblinearModelStage } from './import-liblinear-model.js';
 
 export const stages: readonly AnyStage[] = [
   downloadStage,
@@ -18,4 +19,5 @@ export const stages: readonly AnyStage[] = [
   refitStage,
   evaluateStage,
   reportStage,
+  importLiblinearModelStage,
 ];
