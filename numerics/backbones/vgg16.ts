@@ -2,23 +2,36 @@
 // conv2_1 conv2_2 pool2 conv3_1 conv3_2 conv3_3 pool3 conv4_1. At 32x32 its output is
 // 4x4x512 = 8192 features.
 //
-// Weights file: safetensors with torchvision's names and layouts for the layers used,
-// features.{0,2,5,7,10,12,14,17}.weight [out, in, 3, 3] and .bias [out], float32. From
-// torchvision (pip install torch torchvision safetensors):
+// Weights file: safetensors (8-byte little-endian header length, JSON header, raw tensors)
+// with torchvision's names and layouts for the layers used: features.{0,2,5,7,10,12,14,17}
+// .weight [out, in, 3, 3] and .bias [out], float32. From torchvision, with no package beyond
+// torch and torchvision:
 //
-//   python3 -c "import torchvision; from safetensors.torch import save_file; \
-//     f = torchvision.models.vgg16(weights='IMAGENET1K_V1').features; \
-//     save_file({k: v.contiguous() for k, v in f.state_dict().items() if int(k.split('.')[0]) <= 17}, \
-//     'vgg16_conv4_1.safetensors', metadata={'input_scaling': 'raw'})"
+//   python3 - <<'PY'
+//   import json, struct, torchvision
+//   state = torchvision.models.vgg16(weights='IMAGENET1K_V1').state_dict()
+//   tensors = {k: v.float().contiguous().numpy() for k, v in state.items()
+//              if k.startswith('features.') and int(k.split('.')[1]) <= 17}
+//   header, offset = {'__metadata__': {'input_scaling': 'raw'}}, 0
+//   for name, t in tensors.items():
+//       header[name] = {'dtype': 'F32', 'shape': list(t.shape), 'data_offsets': [offset, offset + t.nbytes]}
+//       offset += t.nbytes
+//   text = json.dumps(header).encode()
+//   with open('vgg16_conv4_1.safetensors', 'wb') as f:
+//       f.write(struct.pack('<Q', len(text)) + text + b''.join(t.tobytes() for t in tensors.values()))
+//   PY
 //
-// From Keras (its VGG16 expects BGR minus the ImageNet means, hence 'caffe'):
+// From Keras, the same writer with these tensors and {'input_scaling': 'caffe'} (Keras's VGG16
+// expects BGR minus the ImageNet means):
 //
-//   python3 -c "import numpy as np; from tensorflow.keras.applications import VGG16; \
-//     from safetensors.numpy import save_file; m = VGG16(include_top=False); \
-//     names = ['block1_conv1','block1_conv2','block2_conv1','block2_conv2','block3_conv1','block3_conv2','block3_conv3','block4_conv1']; \
-//     t = {}; [t.update({f'features.{i}.weight': np.ascontiguousarray(m.get_layer(n).kernel.numpy().transpose(3, 2, 0, 1)), \
-//       f'features.{i}.bias': m.get_layer(n).bias.numpy()}) for i, n in zip([0,2,5,7,10,12,14,17], names)]; \
-//     save_file(t, 'vgg16_conv4_1.safetensors', metadata={'input_scaling': 'caffe'})"
+//   import tensorflow as tf
+//   m = tf.keras.applications.VGG16(include_top=False)
+//   names = ['block1_conv1', 'block1_conv2', 'block2_conv1', 'block2_conv2',
+//            'block3_conv1', 'block3_conv2', 'block3_conv3', 'block4_conv1']
+//   tensors = {}
+//   for i, name in zip([0, 2, 5, 7, 10, 12, 14, 17], names):
+//       tensors[f'features.{i}.weight'] = m.get_layer(name).kernel.numpy().transpose(3, 2, 0, 1).copy()
+//       tensors[f'features.{i}.bias'] = m.get_layer(name).bias.numpy()
 //
 // metadata input_scaling: 'raw' (pixels 0..255 as they are, RGB: the paper's setting; the
 // default), 'caffe' (BGR, minus the ImageNet channel means) or 'torchvision' ((x/255 - mean)/std).
