@@ -2,7 +2,6 @@
 
 import type { FeatureSet } from '../../data/tables.js';
 import { shareRows, solveDualCdTasks } from './dual-cd-workers.js';
-import { matrixProducts } from './matrix-products.js';
 import { LIBLINEAR_SOLVER, type LinearSvmModel, type RowFit, type SvmSettings, type SvmSolver } from './model.js';
 import { solveInLockstep } from './primal-newton.js';
 import { positiveLabels, trainingLabels } from './problem.js';
@@ -83,6 +82,8 @@ export async function fitLinearSvm(set: FeatureSet, params: SvmParams, options: 
       fit: { iterations: result.iterations, converged: result.iterations < MAX_ITERATIONS, objective: result.dualObjective },
     }));
   } else {
+    // Imported here, not at the top: loading onnxruntime costs every CLI command that imports the stages.
+    const { matrixProducts } = await import('./matrix-products.js');
     const products = await matrixProducts(set.features, set.count, d, threads);
     try {
       const problems = positives.map((positive) => ({
