@@ -14,7 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tableFromIPC } from 'apache-arrow';
+import { tableFromIPC } from '../pipeline/arrow.js';
 import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
 import {
   LIBLINEAR_SOLVER,

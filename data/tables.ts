@@ -2,7 +2,6 @@
 // Each layout is built from, and read back into, flat typed arrays without per-row copies.
 
 import {
-  Data,
   Field,
   FixedSizeList,
   Float32,
@@ -13,8 +12,9 @@ import {
   Table,
   Uint8,
   makeData,
+  type Data,
   type DataType,
-} from 'apache-arrow';
+} from '../pipeline/arrow.js';
 
 export const IMAGE_SIDE = 32;
 export const IMAGE_CHANNELS = 3;

@@ -1,7 +1,7 @@
 // Artifact values <-> bytes, one encoding per kind. apache-arrow is imported on first use so
 // that commands which touch no table (a warm no-op run, status, history) start fast.
 
-import type { Table } from 'apache-arrow';
+import type { Table } from './arrow.js';
 import type { ArtifactKind, ArtifactValues, Blob, JsonValue, Metrics } from './stage.js';
 import { canonicalJson } from './hashing.js';
 
@@ -10,9 +10,9 @@ export interface EncodedArtifact {
   readonly extension: string;
 }
 
-let arrowModule: Promise<typeof import('apache-arrow')> | undefined;
-function arrow(): Promise<typeof import('apache-arrow')> {
-  arrowModule ??= import('apache-arrow');
+let arrowModule: Promise<typeof import('./arrow.js')> | undefined;
+function arrow(): Promise<typeof import('./arrow.js')> {
+  arrowModule ??= import('./arrow.js');
   return arrowModule;
 }
 

@@ -3,7 +3,7 @@
 // Exit codes: 0 ok; 1 a stage failed, or verify found damage; 2 config or usage error (nothing
 // ran); 3 the cache is in use and --no-wait was given; 130 interrupted.
 
-import type { Table } from 'apache-arrow';
+import type { Table } from './arrow.js';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { CacheBusyError } from '../cache/lock.js';
 import { openCache, resolveCacheDir, type Cache } from './cache-handle.js';

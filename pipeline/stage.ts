@@ -5,7 +5,7 @@
 // inputs to outputs. A stage never sees a path of the cache or a run record:
 // the engine hashes, stores, loads and records; the stage computes.
 
-import type { Table } from 'apache-arrow';
+import type { Table } from './arrow.js';
 
 /** How an artifact is stored and handed to a stage. */
 export type ArtifactKind = 'table' | 'json' | 'metrics' | 'blob';

@@ -12,7 +12,7 @@ import {
   writeLibsvm,
 } from '../numerics/svm/index.js';
 import { syntheticReluFeatures } from '../numerics/svm/synthetic-features.js';
-import { tableFromIPC, tableToIPC } from 'apache-arrow';
+import { tableFromIPC, tableToIPC } from '../pipeline/arrow.js';
 import { cifarCropFeatures } from './svm-data.js';
 import { runLiblinear } from './svm-fixture.js';
 

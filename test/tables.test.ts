@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { tableFromIPC, tableToIPC } from 'apache-arrow';
+import { tableFromIPC, tableToIPC } from '../pipeline/arrow.js';
 import { featureSetToTable, imageSetToTable, tableToFeatureSet, tableToImageSet, IMAGE_BYTES } from '../data/tables.js';
 
 describe('Arrow layouts', () => {

@@ -18,7 +18,7 @@ import {
   Uint8,
   makeData,
   type Data,
-} from 'apache-arrow';
+} from '../../pipeline/arrow.js';
 import type { FeatureSet } from '../../data/tables.js';
 
 export type SvmSolver = 'dual-cd' | 'primal-newton';
