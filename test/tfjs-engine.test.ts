@@ -10,7 +10,7 @@ import type { BackboneDescription } from '../numerics/backbones/description.js';
 import { createEngine } from '../numerics/engines/index.js';
 import { startTfjs } from '../numerics/engines/tfjs-backend.js';
 import { createTfjsLayersEngine, TfjsEngine } from '../numerics/engines/tfjs-engine.js';
-import { bilinearMatrix } from '../numerics/engines/tfjs-wasm-kernels.js';
+import { bilinearResizeMatrix } from '../numerics/image/resize.js';
 
 function seeded(seed: number): () => number {
   let state = seed >>> 0;
@@ -118,8 +118,8 @@ describe('tfjs wasm gradient kernels', () => {
     const random = seeded(11);
     const image = randomValues(5 * 7, random);
     const resized = tf.tidy(() => tf.image.resizeBilinear(tf.tensor4d(image, [1, 5, 7, 1]), [12, 9], false, true).dataSync() as Float32Array);
-    const rows = bilinearMatrix(5, 12, false, true);
-    const columns = bilinearMatrix(7, 9, false, true);
+    const rows = bilinearResizeMatrix(5, 12);
+    const columns = bilinearResizeMatrix(7, 9);
     const byMatrices = new Float32Array(12 * 9);
     for (let i = 0; i < 12; i++)
       for (let j = 0; j < 9; j++)

@@ -17,6 +17,7 @@
 //     where windows overlap).
 
 import * as tf from '@tensorflow/tfjs';
+import { bilinearResizeMatrix } from '../image/resize.js';
 
 type ConvInfo = tf.backend_util.Conv2DInfo;
 type ExplicitPadding = [[number, number], [number, number], [number, number], [number, number]];
@@ -169,21 +170,6 @@ function conv2dFilterGradient(
   });
 }
 
-/** outSize x inSize matrix of tfjs's (and TensorFlow's) bilinear resize along one axis. */
-export function bilinearMatrix(inSize: number, outSize: number, alignCorners: boolean, halfPixelCenters: boolean): Float32Array {
-  const matrix = new Float32Array(outSize * inSize);
-  const ratio = alignCorners && outSize > 1 ? (inSize - 1) / (outSize - 1) : inSize / outSize;
-  for (let out = 0; out < outSize; out++) {
-    const source = halfPixelCenters ? ratio * (out + 0.5) - 0.5 : ratio * out;
-    const lower = Math.max(0, Math.floor(source));
-    const upper = Math.min(inSize - 1, Math.ceil(source));
-    const fraction = source - Math.floor(source);
-    matrix[out * inSize + lower] += 1 - fraction;
-    matrix[out * inSize + upper] += fraction;
-  }
-  return matrix;
-}
-
 function resizeBilinearGradient(
   { images, dy }: { images: tf.Tensor4D; dy: tf.Tensor4D },
   { alignCorners, halfPixelCenters }: { alignCorners: boolean; halfPixelCenters: boolean },
@@ -191,8 +177,8 @@ function resizeBilinearGradient(
   return tf.tidy(() => {
     const [batch, inHeight, inWidth, channels] = images.shape;
     const [, outHeight, outWidth] = dy.shape;
-    const rows = tf.tensor2d(bilinearMatrix(inHeight, outHeight, alignCorners, halfPixelCenters), [outHeight, inHeight]);
-    const columns = tf.tensor2d(bilinearMatrix(inWidth, outWidth, alignCorners, halfPixelCenters), [outWidth, inWidth]);
+    const rows = tf.tensor2d(bilinearResizeMatrix(inHeight, outHeight, { alignCorners, halfPixelCenters }), [outHeight, inHeight]);
+    const columns = tf.tensor2d(bilinearResizeMatrix(inWidth, outWidth, { alignCorners, halfPixelCenters }), [outWidth, inWidth]);
     const alongWidth = tf
       .transpose(dy, [0, 3, 1, 2])
       .reshape([batch * channels * outHeight, outWidth])
