@@ -1,18 +1,16 @@
-// Times our two SVM solvers against liblinear-train -s 1 and -s 2 on the same data, in one run.
+// Times our two SVM solvers against liblinear-train -s 1 and -s 2 on the same real features, in one run.
 //
-//   node dist/bench/svm.js [--train FEATURES.arrow --test FEATURES.arrow]
-//                          [--rows 50000 --test-rows 10000 --dimension 768 --shift 1.0 --separation 0.12]
+//   node dist/bench/svm.js --train TRAIN_FEATURES.arrow --test TEST_FEATURES.arrow
 //                          [--solvers dual-cd,primal-newton] [--threads 2]
 //
-// Without --train, it generates synthetic ReLU features (fixed seeds; --shift 1.0 gives ~20 %
-// nonzeros, like MobileNet's pooled features at input 64; --separation 0.12 gives roughly the
-// 65-70 % accuracy those features reach). liblinear-train reads a text file;
-// its time is given both whole and less the time it takes to read the file and stop at once
-// (the "load" column: the same call with a tolerance so loose that it does no iteration).
+// The feature files are featurize artifacts (`pipeline show features@split=train` prints the path).
+// liblinear-train reads a text file; its time is given both whole and less the time it takes to
+// read the file and stop at once (the "load" column: the same call with a tolerance so loose that
+// it does no iteration). The load average is printed before and after: the 2 cores are shared.
 
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tableFromIPC } from '../pipeline/arrow.js';
 import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
@@ -26,7 +24,6 @@ import {
   type LinearSvmModel,
   type SvmSolver,
 } from '../numerics/svm/index.js';
-import { syntheticReluFeatures } from '../numerics/svm/synthetic-features.js';
 
 function option(name: string, fallback: string): string {
   const at = process.argv.indexOf(`--${name}`);
@@ -95,30 +92,32 @@ function summarize(iterations: number[], capHit: boolean): string {
   return `${Math.min(...iterations)}..${Math.max(...iterations)}${capHit ? ' (cap hit)' : ''}`;
 }
 
+function describe(set: FeatureSet, path: string): string {
+  const { backbone, feature_layer: layer, input_size: inputSize } = set.description;
+  return backbone ? `${backbone} ${layer} at ${inputSize}` : path;
+}
+
+function loadAverage(): string {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
+}
+
 async function main(): Promise<void> {
   const trainPath = option('train', '');
+  const testPath = option('test', '');
+  if (!trainPath || !testPath) throw new Error('usage: node dist/bench/svm.js --train TRAIN_FEATURES.arrow --test TEST_FEATURES.arrow [--solvers dual-cd,primal-newton] [--threads 2]');
   const threads = Number(option('threads', '2'));
   const solvers = option('solvers', 'dual-cd,primal-newton').split(',') as SvmSolver[];
-  let train: FeatureSet;
-  let test: FeatureSet;
-  if (trainPath) {
-    train = loadFeatures(trainPath);
-    test = loadFeatures(option('test', trainPath));
-  } else {
-    const dimension = Number(option('dimension', '768'));
-    const shift = Number(option('shift', '1.0'));
-    const separation = Number(option('separation', '0.12'));
-    const generate = (count: number, rowSeed: number) =>
-      syntheticReluFeatures({ count, dimension, modelSeed: 2018, rowSeed, shift, separation });
-    train = generate(Number(option('rows', '50000')), 1);
-    test = generate(Number(option('test-rows', '10000')), 2);
-  }
+  const train = loadFeatures(trainPath);
+  const test = loadFeatures(testPath);
   let nonzero = 0;
   for (const value of train.features) if (value !== 0) nonzero++;
   console.log(
     `data: ${train.count} x ${train.dimension} train, ${test.count} test, ${((100 * nonzero) / train.features.length).toFixed(1)} % nonzero; ` +
-      `${train.description.source ?? trainPath}; ${threads} threads for ours, liblinear-train is single-threaded`,
+      `${describe(train, trainPath)}; ${threads} threads for ours, liblinear-train is single-threaded`,
   );
+  console.log(`load average before: ${loadAverage()}`);
 
   const directory = mkdtempSync(join(tmpdir(), 'passeurs-bench-svm-'));
   const rows: Row[] = [];
@@ -148,6 +147,7 @@ async function main(): Promise<void> {
     rmSync(directory, { recursive: true, force: true });
   }
 
+  console.log(`load average after: ${loadAverage()}`);
   console.log('\n| solver | seconds | liblinear / ours | accuracy | objective (sum over classes) | iterations per class |');
   console.log('|---|---|---|---|---|---|');
   for (let k = 0; k < rows.length; k += 2) {
