@@ -16,7 +16,7 @@ function checkedPredictions(model: LinearSvmModel, set: FeatureSet, input: strin
   return predict(model, set);
 }
 
-export default defineStage({
+export const evaluateStage = defineStage({
   name: 'evaluate',
   version: 1,
   description: 'Test accuracy (overall, per class), confusion matrix and training accuracy of a model',

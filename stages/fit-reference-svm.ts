@@ -30,7 +30,7 @@ function logFit(context: StageContext, name: string, model: LinearSvmModel): voi
   );
 }
 
-export default defineStage({
+export const fitReferenceSvmStage = defineStage({
   name: 'fit-reference-svm',
   version: 1,
   description: 'Fits the fair SVM on the training features and the desired SVM on the test features',

@@ -3,10 +3,10 @@ import type { AnyStage } from '../pipeline/stage.js';
 import { downloadStage } from './download.js';
 import { backboneStage } from './backbone.js';
 import { featurizeStage } from './featurize.js';
-import fitReferenceSvmStage from './fit-reference-svm.js';
+import { fitReferenceSvmStage } from './fit-reference-svm.js';
 import { perturbStage } from './perturb.js';
-import refitStage from './refit.js';
-import evaluateStage from './evaluate.js';
+import { refitStage } from './refit.js';
+import { evaluateStage } from './evaluate.js';
 import { reportStage } from './report.js';
 import { importLiblinearModelStage } from './import-liblinear-model.js';
 

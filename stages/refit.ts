@@ -6,7 +6,7 @@ import { tableToFeatureSet } from '../data/tables.js';
 import { fitLinearSvm, modelToTable } from '../numerics/svm/index.js';
 import { svmParamSchema, svmParams } from './svm-params.js';
 
-export default defineStage({
+export const refitStage = defineStage({
   name: 'refit',
   version: 1,
   description: 'Fits the fair SVM on (perturbed) training features',

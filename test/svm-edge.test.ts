@@ -5,7 +5,7 @@ import type { FeatureSet } from '../data/tables.js';
 import { featureSetToTable } from '../data/tables.js';
 import { fitLinearSvm, modelToTable, predict, type SvmSolver } from '../numerics/svm/index.js';
 import { syntheticReluFeatures } from '../numerics/svm/synthetic-features.js';
-import evaluate from '../stages/evaluate.js';
+import { evaluateStage as evaluate } from '../stages/evaluate.js';
 
 const set = syntheticReluFeatures({ count: 500, dimension: 20, modelSeed: 11, rowSeed: 12 });
 const params = (solver: SvmSolver) => ({ solver, C: 1, eps: 0, bias: 1 });
