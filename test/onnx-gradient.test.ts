@@ -4,7 +4,8 @@
 import { describe, expect, test } from 'vitest';
 import type { BackboneDescription } from '../numerics/backbones/description.js';
 import { loadMobileNet } from '../numerics/backbones/mobilenet.js';
-import { randomVgg16, seededUniform } from '../numerics/backbones/vgg16.js';
+import { randomVgg16 } from '../numerics/backbones/vgg16.js';
+import { seededUniform } from '../numerics/random.js';
 import type { LinearHead } from '../numerics/engines/engine.js';
 import { OnnxEngine } from '../numerics/engines/onnx-engine.js';
 import { bilinearResizeMatrix } from '../numerics/image/resize.js';

@@ -4,7 +4,7 @@ import { describe, expect, test } from 'vitest';
 import type { FeatureSet } from '../data/tables.js';
 import { featureSetToTable } from '../data/tables.js';
 import { fitLinearSvm, modelToTable, predict, type SvmSolver } from '../numerics/svm/index.js';
-import { syntheticReluFeatures } from '../numerics/svm/synthetic-features.js';
+import { syntheticReluFeatures } from './support/synthetic-features.js';
 import { evaluateStage as evaluate } from '../stages/evaluate.js';
 
 const set = syntheticReluFeatures({ count: 500, dimension: 20, modelSeed: 11, rowSeed: 12 });

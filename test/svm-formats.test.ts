@@ -11,7 +11,7 @@ import {
   writeLiblinearModel,
   writeLibsvm,
 } from '../numerics/svm/index.js';
-import { syntheticReluFeatures } from '../numerics/svm/synthetic-features.js';
+import { syntheticReluFeatures } from './support/synthetic-features.js';
 import { tableFromIPC, tableToIPC } from '../pipeline/arrow.js';
 
 const small = syntheticReluFeatures({ count: 600, dimension: 24, modelSeed: 3, rowSeed: 4 });

@@ -21,7 +21,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { FeatureSet } from '../data/tables.js';
 import { fitLinearSvm, predict, primalObjective, type LinearSvmModel, type SvmSolver } from '../numerics/svm/index.js';
-import { syntheticReluFeatures } from '../numerics/svm/synthetic-features.js';
+import { syntheticReluFeatures } from './support/synthetic-features.js';
 import { cosineSimilarity, realFeatures, runLiblinear, writeLibsvmFiles, type LibsvmFiles, type ReferenceRun } from './svm-fixture.js';
 
 const PER_CLASS = { train: 150, test: 100 };

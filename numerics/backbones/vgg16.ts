@@ -38,6 +38,7 @@
 
 import { INPUT_SCALINGS, type BackboneDescription, type InputScaling, type Layer } from './description.js';
 import { readSafetensors, type Tensor } from './safetensors.js';
+import { seededUniform } from '../random.js';
 
 export const VGG16_CONV4_1 = 'vgg16_conv4_1';
 
@@ -129,18 +130,6 @@ export function vgg16Tensors(backbone: BackboneDescription): Map<string, Tensor>
     tensors.set(`features.${index}.bias`, { shape: [outChannels], values: layer.bias });
   }
   return tensors;
-}
-
-/** Deterministic 32-bit generator (mulberry32), uniform in [0, 1). */
-export function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**
