@@ -9,67 +9,19 @@
 //
 // X o X is computed once, on the first squaredTransposeTimes, and kept (n x d float32 more
 // memory): squaring inside the graph allocated and filled that much on every call.
-//
-// The ONNX graphs are encoded here directly (a few protobuf fields) to keep the solver free of a
-// dependency on the project's graph builder.
 
 import ort from 'onnxruntime-node';
+import { GraphBuilder } from '../onnx/builder.js';
+import { encodeModel } from '../onnx/model.js';
 
-// ------------------------------------------------------------ protobuf, minimal
-
-function varint(value: number): number[] {
-  const bytes: number[] = [];
-  let rest = value;
-  while (rest >= 0x80) {
-    bytes.push((rest & 0x7f) | 0x80);
-    rest = Math.floor(rest / 128);
-  }
-  bytes.push(rest);
-  return bytes;
+/** Y = op(X, R) for float32 X (n x d) and R, with symbolic dimensions. */
+function productGraph(op: 'MatMul' | 'Gemm', rightShape: readonly string[], outputShape: readonly string[], attributes: Record<string, number> = {}): Uint8Array {
+  const graph = new GraphBuilder('svm-products');
+  const left = graph.input('X', 'float', ['n', 'd']);
+  const right = graph.input('R', 'float', rightShape);
+  graph.output(graph.node(op, [left, right], attributes), 'Y', 'float', outputShape);
+  return encodeModel(graph.build());
 }
-const VARINT = 0;
-const LENGTH_DELIMITED = 2;
-const utf8 = new TextEncoder();
-const integerField = (field: number, value: number) => [...varint((field << 3) | VARINT), ...varint(value)];
-const bytesField = (field: number, bytes: number[]) => [...varint((field << 3) | LENGTH_DELIMITED), ...varint(bytes.length), ...bytes];
-const stringField = (field: number, text: string) => bytesField(field, [...utf8.encode(text)]);
-
-const ONNX_FLOAT = 1;
-const ONNX_ATTRIBUTE_INT = 2;
-
-/** ValueInfoProto of a float tensor with symbolic dimensions. */
-function tensorInfo(name: string, dimensions: readonly string[]): number[] {
-  const shape = dimensions.flatMap((dimension) => bytesField(1, stringField(2, dimension)));
-  const tensorType = [...integerField(1, ONNX_FLOAT), ...bytesField(2, shape)];
-  return [...stringField(1, name), ...bytesField(2, bytesField(1, tensorType))];
-}
-
-interface GraphNode {
-  readonly op: string;
-  readonly inputs: readonly string[];
-  readonly output: string;
-  readonly intAttributes?: Record<string, number>;
-}
-
-function nodeProto(node: GraphNode): number[] {
-  const attributes = Object.entries(node.intAttributes ?? {}).flatMap(([name, value]) =>
-    bytesField(5, [...stringField(1, name), ...integerField(3, value), ...integerField(20, ONNX_ATTRIBUTE_INT)]),
-  );
-  return [...node.inputs.flatMap((input) => stringField(1, input)), ...stringField(2, node.output), ...stringField(4, node.op), ...attributes];
-}
-
-function modelProto(nodes: readonly GraphNode[], inputs: number[][], output: number[]): Uint8Array {
-  const graph = [
-    ...nodes.flatMap((node) => bytesField(1, nodeProto(node))),
-    ...stringField(2, 'svm-products'),
-    ...inputs.flatMap((input) => bytesField(11, input)),
-    ...bytesField(12, output),
-  ];
-  const opset = [...stringField(1, ''), ...integerField(2, 13)];
-  return new Uint8Array([...integerField(1, 8), ...bytesField(8, opset), ...bytesField(7, graph)]);
-}
-
-// ------------------------------------------------------------------ sessions
 
 export interface MatrixProducts {
   times(right: Float32Array, columns: number): Promise<Float32Array>;
@@ -86,14 +38,9 @@ export async function matrixProducts(matrix: Float32Array, rows: number, dimensi
     executionMode: 'sequential',
     graphOptimizationLevel: 'all',
   };
-  const session = (nodes: GraphNode[], rightShape: string[], outputShape: string[]) =>
-    ort.InferenceSession.create(
-      modelProto(nodes, [tensorInfo('X', ['n', 'd']), tensorInfo('R', rightShape)], tensorInfo('Y', outputShape)),
-      options,
-    );
   const [times, transposeTimes] = await Promise.all([
-    session([{ op: 'MatMul', inputs: ['X', 'R'], output: 'Y' }], ['d', 'k'], ['n', 'k']),
-    session([{ op: 'Gemm', inputs: ['X', 'R'], output: 'Y', intAttributes: { transA: 1 } }], ['n', 'k'], ['d', 'k']),
+    ort.InferenceSession.create(productGraph('MatMul', ['d', 'k'], ['n', 'k']), options),
+    ort.InferenceSession.create(productGraph('Gemm', ['n', 'k'], ['d', 'k'], { transA: 1 }), options),
   ]);
   const left = new ort.Tensor('float32', matrix, [rows, dimension]);
   let squaredLeft: ort.Tensor | undefined;
