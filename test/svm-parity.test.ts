@@ -1,6 +1,6 @@
 // Parity with the real LIBLINEAR 2.3 (liblinear-train / liblinear-predict, Debian's liblinear-tools).
 //
-// Real features: MobileNet v1 0.75 at the main config's setting (input 64, conv_pw_7_relu, 6144-d)
+// Real features: MobileNet v1 0.75 at input 64, conv_pw_7_relu (6144-d: the widest features the study considered, see README)
 // of the first CIFAR-10 images of each class, computed as the featurize stage does and handed to
 // liblinear-train through the project's libsvm writer.
 //
@@ -25,7 +25,7 @@ import { syntheticReluFeatures } from './support/synthetic-features.js';
 import { cosineSimilarity, realFeatures, runLiblinear, writeLibsvmFiles, type LibsvmFiles, type ReferenceRun } from './svm-fixture.js';
 
 const PER_CLASS = { train: 150, test: 100 };
-const MAIN_SETTING = { inputSize: 64, featureLayer: 'conv_pw_7_relu' };
+const FEATURE_SETTING = { inputSize: 64, featureLayer: 'conv_pw_7_relu' };
 
 function rowWeights(model: LinearSvmModel, row: number): Float64Array {
   const d = model.dimension;
@@ -93,7 +93,7 @@ function expectPredictionParity({ agreement, accuracies, rows }: Comparison) {
 describe('parity with liblinear-train on real MobileNet features', () => {
   let files: LibsvmFiles;
   beforeAll(async () => {
-    const { train, test } = await realFeatures(PER_CLASS, MAIN_SETTING);
+    const { train, test } = await realFeatures(PER_CLASS, FEATURE_SETTING);
     files = await writeLibsvmFiles(train, test);
   }, 300_000);
   afterAll(() => files?.remove());
