@@ -32,23 +32,6 @@ export interface RunRecord {
   readonly failed: number;
 }
 
-export interface ExecutionRecord {
-  readonly id: number;
-  readonly runId: number;
-  readonly instance: string;
-  readonly stageType: string;
-  readonly stageVersion: number;
-  readonly key: string | null;
-  readonly params: Record<string, unknown>;
-  readonly inputs: InputHashes;
-  readonly status: ExecutionStatus;
-  readonly cacheHit: boolean;
-  readonly startedAt: number;
-  readonly finishedAt: number | null;
-  readonly durationMs: number | null;
-  readonly error: string | null;
-}
-
 export interface ExecutionStart {
   readonly runId: number;
   readonly instance: string;
@@ -57,6 +40,16 @@ export interface ExecutionStart {
   readonly key: string | null;
   readonly params: Record<string, unknown>;
   readonly inputs: InputHashes;
+}
+
+export interface ExecutionRecord extends ExecutionStart {
+  readonly id: number;
+  readonly status: ExecutionStatus;
+  readonly cacheHit: boolean;
+  readonly startedAt: number;
+  readonly finishedAt: number | null;
+  readonly durationMs: number | null;
+  readonly error: string | null;
 }
 
 const SCHEMA = `
