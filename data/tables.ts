@@ -55,7 +55,8 @@ function fixedSizeList(listSize: number, itemName: string, values: Uint8Array | 
   return makeData({ type, length, child, nullCount: 0 } as never) as unknown as Data<FixedSizeList>;
 }
 
-function oneBatchTable(fields: Field[], columns: Data[], metadata: Record<string, string>, length: number): Table {
+/** A table of one record batch: the layout every artifact table of the project uses. */
+export function oneBatchTable(fields: Field[], columns: Data[], metadata: Record<string, string>, length: number): Table {
   const schema = new Schema(fields, new Map(Object.entries(metadata)));
   const struct = makeData({ type: new Struct(fields), length, children: columns, nullCount: 0 });
   return new Table([new RecordBatch(schema, struct)]);

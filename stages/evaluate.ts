@@ -3,9 +3,10 @@
 
 import { defineStage, type Metrics } from '../pipeline/stage.js';
 import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
-import { checkFinite, predict, tableToModel, type LinearSvmModel } from '../numerics/svm/index.js';
+import { accuracy, checkFinite, predict, tableToModel, type LinearSvmModel } from '../numerics/svm/index.js';
 
-function checkedPredictions(model: LinearSvmModel, set: FeatureSet, input: string): Uint8Array {
+/** Throws, naming the input, unless `set` fits the model and holds only finite values. */
+function checkInput(model: LinearSvmModel, set: FeatureSet, input: string): void {
   if (set.dimension !== model.dimension) {
     throw new Error(
       `evaluate: input '${input}' has ${set.dimension} features per row but the model has ${model.dimension}: ` +
@@ -13,7 +14,6 @@ function checkedPredictions(model: LinearSvmModel, set: FeatureSet, input: strin
     );
   }
   checkFinite(set, `evaluate input '${input}'`);
-  return predict(model, set);
 }
 
 export const evaluateStage = defineStage({
@@ -42,18 +42,17 @@ export const evaluateStage = defineStage({
           'bind features of the same data set the model was trained on',
       );
     }
-    const testPredictions = checkedPredictions(model, test, 'test');
+    checkInput(model, test, 'test');
+    const testPredictions = predict(model, test);
     const counts = Array.from({ length: classCount }, () => new Array<number>(classCount).fill(0));
     let correct = 0;
     for (let i = 0; i < test.count; i++) {
       counts[test.labels[i]][testPredictions[i]]++;
       if (testPredictions[i] === test.labels[i]) correct++;
     }
-    const trainPredictions = checkedPredictions(model, train, 'train');
-    let trainCorrect = 0;
-    for (let i = 0; i < train.count; i++) if (trainPredictions[i] === train.labels[i]) trainCorrect++;
+    checkInput(model, train, 'train');
 
-    const metrics: Metrics = { accuracy: correct / test.count, train_accuracy: trainCorrect / train.count };
+    const metrics: Metrics = { accuracy: correct / test.count, train_accuracy: accuracy(model, train) };
     test.classes.forEach((name, label) => {
       const total = counts[label].reduce((a, b) => a + b, 0);
       if (total > 0) metrics[`accuracy/${name}`] = counts[label][label] / total;

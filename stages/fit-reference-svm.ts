@@ -4,15 +4,8 @@
 
 import { defineStage, type Metrics, type StageContext } from '../pipeline/stage.js';
 import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
-import { fitLinearSvm, modelToTable, predict, type LinearSvmModel } from '../numerics/svm/index.js';
+import { accuracy, fitLinearSvm, modelToTable, type LinearSvmModel } from '../numerics/svm/index.js';
 import { svmParamSchema, svmParams } from './svm-params.js';
-
-function accuracy(model: LinearSvmModel, set: FeatureSet): number {
-  const predictions = predict(model, set);
-  let correct = 0;
-  for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) correct++;
-  return correct / set.count;
-}
 
 function convergence(name: string, model: LinearSvmModel): Metrics {
   return {

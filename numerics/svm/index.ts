@@ -3,6 +3,7 @@ export { DEFAULT_SVM_PARAMS, MAX_ITERATIONS, fitLinearSvm, resolveSettings, type
 export {
   LIBLINEAR_SOLVER,
   SVM_SOLVERS,
+  accuracy,
   checkCompatible,
   decisionRows,
   decisionValues,

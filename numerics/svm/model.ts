@@ -11,15 +11,12 @@ import {
   FixedSizeList,
   Float64,
   Int32,
-  RecordBatch,
-  Schema,
-  Struct,
   Table,
   Uint8,
   makeData,
   type Data,
 } from '../../pipeline/arrow.js';
-import type { FeatureSet } from '../../data/tables.js';
+import { oneBatchTable, type FeatureSet } from '../../data/tables.js';
 
 export type SvmSolver = 'dual-cd' | 'primal-newton';
 export const SVM_SOLVERS: readonly SvmSolver[] = ['dual-cd', 'primal-newton'];
@@ -116,6 +113,14 @@ export function predict(model: LinearSvmModel, set: FeatureSet): Uint8Array {
   return predictions;
 }
 
+/** Fraction of rows of `set` the model classifies correctly. */
+export function accuracy(model: LinearSvmModel, set: FeatureSet): number {
+  const predictions = predict(model, set);
+  let correct = 0;
+  for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) correct++;
+  return correct / set.count;
+}
+
 /**
  * The primal objective of decision row `row` on `set`: 0.5 |w|^2 + C sum max(0, 1 - y w.x)^2,
  * the bias weight included in |w| as LIBLINEAR does. The row's positive class is labels[row].
@@ -177,21 +182,17 @@ export function modelToTable(model: LinearSvmModel): Table {
     nullable(new Bool(), converged),
     nullable(new Float64(), Float64Array.from(model.fits, (fit) => fit.objective)),
   ] as Data[];
-  const metadata = new Map(
-    Object.entries({
-      layout: MODEL_LAYOUT,
-      dimension: String(d),
-      labels: JSON.stringify(model.labels),
-      classes: JSON.stringify(model.classes),
-      solver: model.settings.solver,
-      C: String(model.settings.C),
-      eps: String(model.settings.eps),
-      bias: String(model.settings.bias),
-    }),
-  );
-  const schema = new Schema(fields, metadata);
-  const struct = makeData({ type: new Struct(fields), length: rows, children: columns, nullCount: 0 });
-  return new Table([new RecordBatch(schema, struct)]);
+  const metadata = {
+    layout: MODEL_LAYOUT,
+    dimension: String(d),
+    labels: JSON.stringify(model.labels),
+    classes: JSON.stringify(model.classes),
+    solver: model.settings.solver,
+    C: String(model.settings.C),
+    eps: String(model.settings.eps),
+    bias: String(model.settings.bias),
+  };
+  return oneBatchTable(fields, columns, metadata, rows);
 }
 
 export function tableToModel(table: Table): LinearSvmModel {
