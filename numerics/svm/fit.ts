@@ -1,10 +1,10 @@
 // Fits a one-vs-rest linear SVM the way `liblinear-train -s 1|2 -c C -e eps -B bias` does.
 
 import type { FeatureSet } from '../../data/tables.js';
-import { shareRows, solveDualCdTasks } from './dual-cd-workers.js';
+import { shareRows, solveDualCdInWorker } from './dual-cd-worker.js';
 import { LIBLINEAR_SOLVER, type LinearSvmModel, type RowFit, type SvmSettings, type SvmSolver } from './model.js';
 import { solveInLockstep } from './primal-newton.js';
-import { positiveLabels, trainingLabels } from './problem.js';
+import { labelsAsFirstSeen, positiveLabels, trainingLabels } from './problem.js';
 
 export interface SvmParams {
   readonly solver: SvmSolver;
@@ -40,8 +40,9 @@ export function resolveSettings(params: SvmParams): SvmSettings {
 }
 
 /**
- * One binary problem per class in ascending class index (one problem only for two classes:
- * the smaller index is positive), solved in parallel; the model's rows follow that order.
+ * One decision row per class in ascending class index (one row only for two classes: the smaller
+ * index is positive). dual-cd solves the binary problems in LIBLINEAR's order, one after the
+ * other; primal-newton solves them together.
  */
 export async function fitLinearSvm(set: FeatureSet, params: SvmParams, options: FitOptions = {}): Promise<LinearSvmModel> {
   const settings = resolveSettings(params);
@@ -54,33 +55,33 @@ export async function fitLinearSvm(set: FeatureSet, params: SvmParams, options: 
 
   let solutions: { weights: Float64Array; fit: RowFit }[];
   if (settings.solver === 'dual-cd') {
-    const rows = shareRows(set);
     const labelsShared = new Uint8Array(new SharedArrayBuffer(set.count));
     labelsShared.set(set.labels);
-    const tasks = positives.map((positive, index) => ({
-      rows,
+    const task = {
+      rows: shareRows(set),
       labels: labelsShared,
-      positive,
+      labelOrder: labelsAsFirstSeen(set.labels),
       C: settings.C,
       eps: settings.eps,
       bias: settings.bias,
       maxIterations: MAX_ITERATIONS,
-      seed: index + 1,
-    }));
-    const passes = new Array<number>(tasks.length).fill(0);
-    const results = await solveDualCdTasks(
-      tasks,
-      threads,
-      (index, iteration) => {
-        passes[index] = iteration;
-        report(passes.reduce((a, b) => a + b, 0), tasks.length * MAX_ITERATIONS, 'passes (at most)');
+    };
+    const passes = new Array<number>(positives.length).fill(0);
+    const results = await solveDualCdInWorker(
+      task,
+      (problem, iteration) => {
+        passes[problem] = iteration;
+        report(passes.reduce((a, b) => a + b, 0), positives.length * MAX_ITERATIONS, 'passes (at most)');
       },
       options.signal,
     );
-    solutions = results.map((result) => ({
-      weights: result.weights,
-      fit: { iterations: result.iterations, converged: result.iterations < MAX_ITERATIONS, objective: result.dualObjective },
-    }));
+    solutions = positives.map((positive) => {
+      // With two labels LIBLINEAR's single problem takes the first seen as positive; the model's
+      // row is for labels[0], whose weights are then exactly the negated ones.
+      const result = results.length === 1 ? results[0] : results.find((candidate) => candidate.positive === positive)!;
+      const weights = result.positive === positive ? result.weights : result.weights.map((weight) => -weight);
+      return { weights, fit: { iterations: result.iterations, converged: result.iterations < MAX_ITERATIONS, objective: result.dualObjective } };
+    });
   } else {
     // Imported here, not at the top: loading onnxruntime costs every CLI command that imports the stages.
     const { matrixProducts } = await import('./matrix-products.js');

@@ -47,6 +47,19 @@ export function trainingLabels(set: FeatureSet, what: string): number[] {
   return labels;
 }
 
+/** The labels in order of first appearance: LIBLINEAR's order of its binary problems. */
+export function labelsAsFirstSeen(labels: Uint8Array): number[] {
+  const seen = new Uint8Array(256);
+  const order: number[] = [];
+  for (const label of labels) {
+    if (!seen[label]) {
+      seen[label] = 1;
+      order.push(label);
+    }
+  }
+  return order;
+}
+
 /** The positive class of each binary problem: one per label, or only the first for two classes. */
 export function positiveLabels(labels: readonly number[]): number[] {
   return labels.length === 2 ? [labels[0]] : [...labels];

@@ -1,10 +1,11 @@
-// Runs the one-vs-rest dual coordinate descent problems on worker threads that share one copy of
-// the training rows. The workers run `solveDualCd` from its source text, so the same code serves
-// the compiled build and the TypeScript tests.
+// Runs the dual coordinate descent on a worker thread that shares the one copy of the training
+// rows. The worker runs `solveDualCd` from its source text, so the same code serves the compiled
+// build and the TypeScript tests.
 
 import { Worker } from 'node:worker_threads';
 import type { FeatureSet } from '../../data/tables.js';
 import { solveDualCd, type DualCdResult, type DualCdTask, type SharedRows } from './dual-cd.js';
+import { glibcRandom } from './glibc-random.js';
 
 /** Below this fraction of nonzero values, rows are compressed (ReLU features are often sparse). */
 const COMPRESS_BELOW_DENSITY = 0.5;
@@ -46,71 +47,51 @@ export function shareRows(set: FeatureSet): SharedRows {
 
 const workerSource = `
 const { parentPort } = require('node:worker_threads');
+const glibcRandom = ${glibcRandom.toString()};
 const solveDualCd = ${solveDualCd.toString()};
-parentPort.on('message', ({ index, task }) => {
-  const result = solveDualCd(task, (iteration) => parentPort.postMessage({ index, iteration }));
-  parentPort.postMessage({ index, result }, [result.weights.buffer]);
+parentPort.on('message', (task) => {
+  const results = solveDualCd(task, (problem, iteration) => parentPort.postMessage({ problem, iteration }));
+  parentPort.postMessage({ results }, results.map((result) => result.weights.buffer));
 });
 `;
 
 interface WorkerMessage {
-  readonly index: number;
+  readonly problem?: number;
   readonly iteration?: number;
-  readonly result?: DualCdResult;
+  readonly results?: DualCdResult[];
 }
 
 /**
- * Solves every task, at most `threads` at a time, and returns the results in task order.
- * `onIteration(index, iteration)` reports each finished pass of task `index`.
+ * Solves the task's binary problems on a worker thread (the main thread stays free for progress
+ * and cancellation). `onIteration(problem, pass)` reports each finished pass.
  */
-export function solveDualCdTasks(
-  tasks: readonly DualCdTask[],
-  threads: number,
-  onIteration: (index: number, iteration: number) => void,
+export function solveDualCdInWorker(
+  task: DualCdTask,
+  onIteration: (problem: number, iteration: number) => void,
   signal?: AbortSignal,
 ): Promise<DualCdResult[]> {
-  const results: DualCdResult[] = new Array(tasks.length);
-  const workers: Worker[] = [];
-  let next = 0;
-  let finished = 0;
   return new Promise<DualCdResult[]>((resolve, reject) => {
-    const stopAll = () => {
-      for (const worker of workers) void worker.terminate();
+    if (signal?.aborted) return reject(new Error('SVM fit cancelled'));
+    const worker = new Worker(workerSource, { eval: true });
+    const onAbort = () => {
+      void worker.terminate();
+      reject(new Error('SVM fit cancelled'));
     };
-    const fail = (error: unknown) => {
-      stopAll();
-      reject(error);
-    };
-    const onAbort = () => fail(new Error('SVM fit cancelled'));
-    if (signal?.aborted) return onAbort();
     signal?.addEventListener('abort', onAbort, { once: true });
-    const feed = (worker: Worker) => {
-      if (next < tasks.length) {
-        worker.postMessage({ index: next, task: tasks[next] });
-        next++;
+    worker.on('error', (error) => {
+      signal?.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      reject(error);
+    });
+    worker.on('message', (message: WorkerMessage) => {
+      if (message.results === undefined) {
+        onIteration(message.problem!, message.iteration!);
+        return;
       }
-    };
-    const workerCount = Math.max(1, Math.min(threads, tasks.length));
-    for (let k = 0; k < workerCount; k++) {
-      const worker = new Worker(workerSource, { eval: true });
-      workers.push(worker);
-      worker.on('error', fail);
-      worker.on('message', (message: WorkerMessage) => {
-        if (message.result === undefined) {
-          onIteration(message.index, message.iteration!);
-          return;
-        }
-        results[message.index] = message.result;
-        finished++;
-        if (finished === tasks.length) {
-          signal?.removeEventListener('abort', onAbort);
-          stopAll();
-          resolve(results);
-        } else {
-          feed(worker);
-        }
-      });
-      feed(worker);
-    }
+      signal?.removeEventListener('abort', onAbort);
+      void worker.terminate();
+      resolve(message.results);
+    });
+    worker.postMessage(task);
   });
 }
