@@ -6,7 +6,7 @@ export const ONNX_OPSET = 17;
 const IR_VERSION = 8;
 
 /** TensorProto.DataType values used here. */
-export const DataType = { float: 1, uint8: 2, int64: 7, bool: 9 } as const;
+export const DataType = { float: 1, uint8: 2, int64: 7, bool: 9, double: 11 } as const;
 export type ElementType = keyof typeof DataType;
 
 export interface Initializer {

@@ -8,7 +8,7 @@ import { solveDualCd, type DualCdResult, type DualCdTask, type SharedRows } from
 import { glibcRandom } from './glibc-random.js';
 
 /** Below this fraction of nonzero values, rows are compressed (ReLU features are often sparse). */
-const COMPRESS_BELOW_DENSITY = 0.5;
+const COMPRESS_BELOW_DENSITY = 0.9;
 
 function sharedArray<A extends Float32Array | Int32Array | Uint16Array | Uint8Array>(
   Ctor: { new (buffer: SharedArrayBuffer): A; BYTES_PER_ELEMENT: number },

@@ -251,7 +251,7 @@ export async function solveInLockstep(
     const k = vectors.length;
     const answers: Float64Array[] = [];
     if (kind === 'times') {
-      const right = new Float32Array(d * k);
+      const right = new Float64Array(d * k);
       for (let c = 0; c < k; c++) {
         const vector = vectors[c];
         for (let j = 0; j < d; j++) right[j * k + c] = vector[j];
@@ -265,7 +265,7 @@ export async function solveInLockstep(
       }
       return answers;
     }
-    const right = new Float32Array(n * k);
+    const right = new Float64Array(n * k);
     for (let c = 0; c < k; c++) {
       const vector = vectors[c];
       for (let i = 0, at = c; i < n; i++, at += k) right[at] = vector[i];
