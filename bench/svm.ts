@@ -1,7 +1,11 @@
 // Times our two SVM solvers against liblinear-train -s 1 and -s 2 on the same real features, in one run.
 //
 //   node dist/bench/svm.js --train TRAIN_FEATURES.arrow --test TEST_FEATURES.arrow
-//                          [--solvers dual-cd,primal-newton] [--threads 2]
+//                          [--solvers dual-cd,primal-newton] [--threads 2] [--rows N]
+//
+// --rows N keeps the first N training rows. Besides time, accuracy and objective, each pair of
+// rows gives how far our model is from liblinear-train's: the share of test points both predict
+// alike, and the largest relative difference of a weight.
 //
 // The feature files are featurize artifacts (`pipeline show features@split=train` prints the path).
 // liblinear-train reads a text file; its time is given both whole and less the time it takes to
@@ -34,6 +38,11 @@ function loadFeatures(path: string): FeatureSet {
   return tableToFeatureSet(tableFromIPC(readFileSync(path)));
 }
 
+function keepRows(set: FeatureSet, count: number): FeatureSet {
+  if (!(count > 0) || count >= set.count) return set;
+  return { ...set, count, labels: set.labels.subarray(0, count), features: set.features.subarray(0, count * set.dimension) };
+}
+
 function accuracy(predictions: Uint8Array, set: FeatureSet): number {
   let correct = 0;
   for (let i = 0; i < set.count; i++) if (predictions[i] === set.labels[i]) correct++;
@@ -48,6 +57,7 @@ function totalObjective(model: LinearSvmModel, set: FeatureSet): number {
 
 interface Row {
   readonly solver: string;
+  readonly model: LinearSvmModel;
   readonly seconds: number;
   readonly loadSeconds?: number;
   readonly accuracy: number;
@@ -79,6 +89,7 @@ function runLiblinear(solver: SvmSolver, trainFile: string, directory: string, t
         }, []);
   return {
     solver: `liblinear-train -s ${option}`,
+    model,
     seconds: run.seconds,
     loadSeconds: load.seconds,
     accuracy: accuracy(predict(model, test), test),
@@ -97,6 +108,24 @@ function describe(set: FeatureSet, path: string): string {
   return backbone ? `${backbone} ${layer} at ${inputSize}` : path;
 }
 
+/** Share of test points two models predict alike, and the largest relative difference of a weight (rows matched by label). */
+function closeness(ours: LinearSvmModel, reference: LinearSvmModel, test: FeatureSet): { agreement: number; weights: number } {
+  const [a, b] = [predict(ours, test), predict(reference, test)];
+  let agree = 0;
+  for (let i = 0; i < test.count; i++) if (a[i] === b[i]) agree++;
+  const d = ours.dimension;
+  let largest = 0;
+  ours.biasWeights.forEach((_, row) => {
+    const twoClasses = ours.biasWeights.length === 1;
+    const other = twoClasses ? 0 : reference.labels.indexOf(ours.labels[row]);
+    const sign = twoClasses && reference.labels[0] !== ours.labels[0] ? -1 : 1;
+    const pairs: [number, number][] = [[ours.biasWeights[row], sign * reference.biasWeights[other]]];
+    for (let j = 0; j < d; j++) pairs.push([ours.weights[row * d + j], sign * reference.weights[other * d + j]]);
+    for (const [x, y] of pairs) if (x !== y) largest = Math.max(largest, Math.abs(x - y) / Math.max(Math.abs(x), Math.abs(y)));
+  });
+  return { agreement: agree / test.count, weights: largest };
+}
+
 function loadAverage(): string {
   return loadavg()
     .map((load) => load.toFixed(2))
@@ -109,7 +138,8 @@ async function main(): Promise<void> {
   if (!trainPath || !testPath) throw new Error('usage: node dist/bench/svm.js --train TRAIN_FEATURES.arrow --test TEST_FEATURES.arrow [--solvers dual-cd,primal-newton] [--threads 2]');
   const threads = Number(option('threads', '2'));
   const solvers = option('solvers', 'dual-cd,primal-newton').split(',') as SvmSolver[];
-  const train = loadFeatures(trainPath);
+  const rowsKept = Number(option('rows', '0'));
+  const train = keepRows(loadFeatures(trainPath), rowsKept);
   const test = loadFeatures(testPath);
   let nonzero = 0;
   for (const value of train.features) if (value !== 0) nonzero++;
@@ -130,6 +160,7 @@ async function main(): Promise<void> {
       const seconds = (performance.now() - start) / 1000;
       rows.push({
         solver: `ours ${solver}`,
+        model,
         seconds,
         accuracy: accuracy(predict(model, test), test),
         objective: totalObjective(model, train),
@@ -138,7 +169,7 @@ async function main(): Promise<void> {
           model.fits.some((fit) => !fit.converged),
         ),
       });
-      console.log(`  ours ${solver}: ${seconds.toFixed(1)} s`);
+      console.log(`  ours ${solver}: ${seconds.toFixed(1)} s (peak resident memory so far ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB)`);
       rows.push(runLiblinear(solver, trainFile, directory, train, test));
       const reference = rows[rows.length - 1];
       console.log(`  ${reference.solver}: ${reference.seconds.toFixed(1)} s (load ${reference.loadSeconds!.toFixed(1)} s)`);
@@ -148,16 +179,20 @@ async function main(): Promise<void> {
   }
 
   console.log(`load average after: ${loadAverage()}`);
-  console.log('\n| solver | seconds | liblinear / ours | accuracy | objective (sum over classes) | iterations per class |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('\n| solver | seconds | liblinear / ours | accuracy | objective (sum over classes) | iterations per class | same predictions | largest weight difference |');
+  console.log('|---|---|---|---|---|---|---|---|');
   for (let k = 0; k < rows.length; k += 2) {
     const [ours, reference] = [rows[k], rows[k + 1]];
     const solveOnly = reference.seconds - reference.loadSeconds!;
-    console.log(`| ${ours.solver} | ${ours.seconds.toFixed(1)} | | ${(100 * ours.accuracy).toFixed(2)} % | ${ours.objective.toFixed(3)} | ${ours.iterations} |`);
+    const { agreement, weights } = closeness(ours.model, reference.model, test);
+    console.log(
+      `| ${ours.solver} | ${ours.seconds.toFixed(1)} | | ${(100 * ours.accuracy).toFixed(2)} % | ${ours.objective.toFixed(3)} | ${ours.iterations} | ` +
+        `${(100 * agreement).toFixed(2)} % | ${weights.toExponential(1)} |`,
+    );
     console.log(
       `| ${reference.solver} | ${reference.seconds.toFixed(1)} (${solveOnly.toFixed(1)} without load) | ` +
         `${(reference.seconds / ours.seconds).toFixed(2)} (${(solveOnly / ours.seconds).toFixed(2)}) | ` +
-        `${(100 * reference.accuracy).toFixed(2)} % | ${reference.objective.toFixed(3)} | ${reference.iterations} |`,
+        `${(100 * reference.accuracy).toFixed(2)} % | ${reference.objective.toFixed(3)} | ${reference.iterations} | | |`,
     );
   }
 }

@@ -67,31 +67,37 @@ export function solveDualCd(task: DualCdTask, onIteration: (problem: number, ite
 
   // Sums run in LIBLINEAR's order: the features by index, the bias feature last. A dense row adds
   // zero products where LIBLINEAR skips the entry, which leaves every sum unchanged.
+  const starts = rowStart ?? new Int32Array(0);
+  const indices = columns ?? new Int32Array(0);
+  const entries = values ?? new Float32Array(0);
+  const matrix = dense ?? new Float32Array(0);
+  const compressed = dense === null;
+
   function dotRow(w: Float64Array, row: number): number {
     let sum = 0;
-    if (dense !== null) {
-      for (let j = 0, k = row * d; j < d; j++, k++) sum += w[j] * dense[k];
+    if (compressed) {
+      for (let k = starts[row], end = starts[row + 1]; k < end; k++) sum += w[indices[k]] * entries[k];
     } else {
-      for (let k = rowStart![row], end = rowStart![row + 1]; k < end; k++) sum += w[columns![k]] * values![k];
+      for (let j = 0, k = row * d; j < d; j++, k++) sum += w[j] * matrix[k];
     }
     return hasBias ? sum + w[d] * bias : sum;
   }
 
   function addRow(w: Float64Array, row: number, scale: number): void {
-    if (dense !== null) {
-      for (let j = 0, k = row * d; j < d; j++, k++) w[j] += scale * dense[k];
+    if (compressed) {
+      for (let k = starts[row], end = starts[row + 1]; k < end; k++) w[indices[k]] += scale * entries[k];
     } else {
-      for (let k = rowStart![row], end = rowStart![row + 1]; k < end; k++) w[columns![k]] += scale * values![k];
+      for (let j = 0, k = row * d; j < d; j++, k++) w[j] += scale * matrix[k];
     }
     if (hasBias) w[d] += scale * bias;
   }
 
   function squaredNorm(row: number): number {
     let sum = 0;
-    if (dense !== null) {
-      for (let k = row * d, end = k + d; k < end; k++) sum += dense[k] * dense[k];
+    if (compressed) {
+      for (let k = starts[row], end = starts[row + 1]; k < end; k++) sum += entries[k] * entries[k];
     } else {
-      for (let k = rowStart![row], end = rowStart![row + 1]; k < end; k++) sum += values![k] * values![k];
+      for (let k = row * d, end = k + d; k < end; k++) sum += matrix[k] * matrix[k];
     }
     return hasBias ? sum + bias * bias : sum;
   }
