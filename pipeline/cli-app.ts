@@ -12,7 +12,7 @@ import { planPipeline, runPipeline, SelectionError, type RunSummary } from './en
 import type { ExecutionRecord } from './history.js';
 import { collectGarbage, verifyCache } from './maintenance.js';
 import { formatDuration, reporterFor, type TerminalSink, type TextSink } from './progress.js';
-import type { AnyStage } from './stage.js';
+import { usesAllCores, type AnyStage } from './stage.js';
 import { StaleInstanceError, Workspace } from './workspace.js';
 
 export const DEFAULT_CONFIG = 'configs/cifar.yaml';
@@ -84,7 +84,7 @@ function dagText(pipeline: Pipeline, format: 'text' | 'mermaid' | 'dot'): string
       const inputs = Object.entries(instance.inputs).map(
         ([input, binding]) => `    ${input} <- ${binding.many ? binding.refs.map((ref) => `${ref.instance}.${ref.output}`).join(', ') : `${binding.ref.instance}.${binding.ref.output}`}`,
       );
-      return [`${instance.name} (${instance.stage.name}${instance.stage.allCores ? ', all cores' : ''})`, ...inputs].join('\n');
+      return [`${instance.name} (${instance.stage.name}${usesAllCores(instance.stage, instance.params) ? ', all cores' : ''})`, ...inputs].join('\n');
     })
     .join('\n');
 }

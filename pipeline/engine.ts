@@ -9,7 +9,7 @@ import type { InputBinding, Pipeline, StageInstance } from './config.js';
 import { canonicalJson, instanceKey, type InputHashes } from './hashing.js';
 import type { ExecutionStart, ExecutionStatus, RunStatus, StoredOutput } from './history.js';
 import { silentReporter, type RunReporter, type StageOutcome } from './progress.js';
-import type { AnyStage, ArtifactKind, ArtifactValues, Metrics, StageContext } from './stage.js';
+import { usesAllCores, type AnyStage, type ArtifactKind, type ArtifactValues, type Metrics, type StageContext } from './stage.js';
 
 // The config validated params against the stage's schema.
 type AnyStageParams = Parameters<AnyStage['run']>[1];
@@ -283,7 +283,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
         return { ok: true, outputs: freshness.outputs };
       }
       return limit(() =>
-        gate.run(instance.stage.allCores === true, async (): Promise<Outcome> => {
+        gate.run(usesAllCores(instance.stage, instance.params), async (): Promise<Outcome> => {
           const executionId = cache.history.startExecution(start, 'running');
           const began = Date.now();
           reporter.stageStarted(instance.name);
@@ -299,7 +299,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
               progress: (done, total, unit) => reporter.stageProgress(instance.name, done, total, unit),
               log: (message) => reporter.stageLog(instance.name, message),
               signal: options.signal ?? new AbortController().signal,
-              threads: instance.stage.allCores ? cpus().length : 1,
+              threads: usesAllCores(instance.stage, instance.params) ? cpus().length : 1,
             };
             const produced = await instance.stage.run(values, instance.params as AnyStageParams, context);
             const { outputs, metrics } = await storeOutputs(cache, instance, produced);

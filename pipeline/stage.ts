@@ -144,8 +144,8 @@ export interface Stage<
   readonly params: P;
   readonly inputs: I;
   readonly outputs: O;
-  /** The stage uses every core itself: the engine runs it alone. */
-  readonly allCores?: boolean;
+  /** The stage uses every core itself, so the engine runs it alone: always, or for the params where this returns true. */
+  readonly allCores?: boolean | ((params: ParamsOf<P>) => boolean);
   run(inputs: InputsOf<I>, params: ParamsOf<P>, context: StageContext): Promise<OutputsOf<O>>;
 }
 
@@ -158,3 +158,9 @@ export function defineStage<P extends ParamSchema, I extends InputSchema, O exte
 
 /** Any stage, for registries and the engine. */
 export type AnyStage = Stage<any, any, any>;
+
+/** Whether the engine must run this stage, with these params, alone. */
+export function usesAllCores(stage: AnyStage, params: Readonly<Record<string, unknown>>): boolean {
+  // The config validated the params against the stage's schema.
+  return typeof stage.allCores === 'function' ? stage.allCores(params as ParamsOf<ParamSchema>) : stage.allCores === true;
+}

@@ -27,7 +27,8 @@ export const fitReferenceSvmStage = defineStage({
   name: 'fit-reference-svm',
   version: 1,
   description: 'Fits the fair SVM on the training features and the desired SVM on the test features',
-  allCores: true,
+  // dual-cd replays LIBLINEAR's sequential order on one core; primal-newton's products use them all.
+  allCores: (params) => params.solver === 'primal-newton',
   params: svmParamSchema,
   inputs: {
     train: { kind: 'table', description: 'Training features (featurize output)' },

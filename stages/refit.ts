@@ -10,7 +10,8 @@ export const refitStage = defineStage({
   name: 'refit',
   version: 1,
   description: 'Fits the fair SVM on (perturbed) training features',
-  allCores: true,
+  // dual-cd replays LIBLINEAR's sequential order on one core; primal-newton's products use them all.
+  allCores: (params) => params.solver === 'primal-newton',
   params: svmParamSchema,
   inputs: {
     train: { kind: 'table', description: 'Training features, typically of the perturbed images' },

@@ -9,7 +9,8 @@ export const svmParamSchema = {
     type: 'enum',
     values: SVM_SOLVERS,
     default: 'dual-cd',
-    description: "dual-cd: LIBLINEAR -s 1 (the paper's default; may stop at its 1,000-pass cap on dense features); primal-newton: -s 2 (converges, faster)",
+    description:
+      "dual-cd: LIBLINEAR -s 1, replayed bit for bit (the paper's default; one core; may stop at its 1,000-pass cap on dense features); primal-newton: -s 2 (converges, faster, all cores)",
   },
   C: { type: 'number', default: 1, min: 0, description: 'Cost of a margin violation (LIBLINEAR -c)' },
   eps: { type: 'number', default: 0, min: 0, description: 'Stopping tolerance (LIBLINEAR -e); 0: the solver default, 0.1 for dual-cd, 0.01 for primal-newton' },

@@ -132,6 +132,21 @@ stages:
     for (const other of ['quick', 'p', 'q', 'r']) expect(overlap(alone!, interval(executions, other))).toBe(false);
   });
 
+  it('decides from its params whether a stage needs all cores', async () => {
+    const box = sandbox(`
+stages:
+  - { name: quick, uses: step, params: { value: 1 } }
+  - { name: light1, uses: heavy, params: { light: true, sleep_ms: 400 }, inputs: { table: quick.table } }
+  - { name: light2, uses: heavy, params: { light: true, sleep_ms: 900 }, inputs: { table: quick.table } }
+  - { name: heavy1, uses: heavy, params: { sleep_ms: 300 }, inputs: { table: quick.table } }
+`);
+    const summary = await box.run({ jobs: 2 });
+    const executions = box.cache.history.executionsOf(summary.runId);
+    const [light1, light2, heavy1] = ['light1', 'light2', 'heavy1'].map((name) => interval(executions, name)) as [number, number][];
+    expect(overlap(light1!, light2!)).toBe(true);
+    expect([overlap(heavy1!, light1!), overlap(heavy1!, light2!)]).toEqual([false, false]);
+  });
+
   it('a throwing stage leaves no artifact and no fresh record; the next run completes like a clean one', async () => {
     const box = sandbox();
     process.env.PASSEURS_TEST_FAIL = 'b';

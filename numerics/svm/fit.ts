@@ -22,7 +22,7 @@ export const DEFAULT_SVM_PARAMS: SvmParams = { solver: 'dual-cd', C: 1, eps: 0, 
 export const MAX_ITERATIONS = 1000;
 
 export interface FitOptions {
-  /** Cores to use (default 2). */
+  /** Cores for primal-newton's products (default 2); dual-cd runs on one, in LIBLINEAR's order. */
   readonly threads?: number;
   /** Called as binary problems finish (`done` of `total` classes). */
   readonly onProgress?: (done: number, total: number, unit: string) => void;
