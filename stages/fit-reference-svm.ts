@@ -25,7 +25,7 @@ function logFit(context: StageContext, name: string, model: LinearSvmModel): voi
 
 export const fitReferenceSvmStage = defineStage({
   name: 'fit-reference-svm',
-  version: 1,
+  version: 2,
   description: 'Fits the fair SVM on the training features and the desired SVM on the test features',
   // dual-cd replays LIBLINEAR's sequential order on one core; primal-newton's products use them all.
   allCores: (params) => params.solver === 'primal-newton',

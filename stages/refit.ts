@@ -8,7 +8,7 @@ import { svmParamSchema, svmParams } from './svm-params.js';
 
 export const refitStage = defineStage({
   name: 'refit',
-  version: 1,
+  version: 2,
   description: 'Fits the fair SVM on (perturbed) training features',
   // dual-cd replays LIBLINEAR's sequential order on one core; primal-newton's products use them all.
   allCores: (params) => params.solver === 'primal-newton',
