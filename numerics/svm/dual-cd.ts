@@ -18,6 +18,8 @@
 
 import type { glibcRandom as GlibcRandom } from './glibc-random.js';
 
+// Declared, not imported: the worker defines it from its source text next to this function's (a
+// module import would be renamed by the test runner's transform, and the text would not match).
 declare const glibcRandom: typeof GlibcRandom;
 
 /** Training rows in shared memory, dense or compressed by row (CSR). */
