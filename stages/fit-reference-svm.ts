@@ -2,10 +2,10 @@
 // anyone would, and the desired model, trained on the test features (the cheater knows the
 // public test set). The perturbation steps push the training images toward the desired model.
 
-import { defineStage, type Metrics, type StageContext } from '../pipeline/stage.js';
+import { defineStage, type Metrics } from '../pipeline/stage.js';
 import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
 import { accuracy, fitLinearSvm, modelToTable, type LinearSvmModel } from '../numerics/svm/index.js';
-import { svmParamSchema, svmParams } from './svm-params.js';
+import { describeFit, svmParamSchema, svmParams } from './svm-params.js';
 
 function convergence(name: string, model: LinearSvmModel): Metrics {
   return {
@@ -13,14 +13,6 @@ function convergence(name: string, model: LinearSvmModel): Metrics {
     [`${name}/rows`]: model.fits.length,
     [`${name}/max_iterations`]: Math.max(...model.fits.map((fit) => fit.iterations)),
   };
-}
-
-function logFit(context: StageContext, name: string, model: LinearSvmModel): void {
-  const capped = model.fits.filter((fit) => !fit.converged).length;
-  context.log(
-    `${name}: ${model.settings.solver}, iterations ${model.fits.map((fit) => fit.iterations).join(' ')}` +
-      (capped > 0 ? ` (${capped} of ${model.fits.length} rows stopped before converging)` : ''),
-  );
 }
 
 export const fitReferenceSvmStage = defineStage({
@@ -50,9 +42,9 @@ export const fitReferenceSvmStage = defineStage({
         onProgress: (done, total, unit) => context.progress(done, total, `${unit} (${name} model)`),
       });
     const fair = await fit(train, 'fair');
-    logFit(context, 'fair', fair);
+    context.log(`fair: ${describeFit(fair)}`);
     const desired = await fit(test, 'desired');
-    logFit(context, 'desired', desired);
+    context.log(`desired: ${describeFit(desired)}`);
     return {
       fair: modelToTable(fair),
       desired: modelToTable(desired),

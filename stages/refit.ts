@@ -4,7 +4,7 @@
 import { defineStage } from '../pipeline/stage.js';
 import { tableToFeatureSet } from '../data/tables.js';
 import { fitLinearSvm, modelToTable } from '../numerics/svm/index.js';
-import { svmParamSchema, svmParams } from './svm-params.js';
+import { describeFit, svmParamSchema, svmParams } from './svm-params.js';
 
 export const refitStage = defineStage({
   name: 'refit',
@@ -26,11 +26,7 @@ export const refitStage = defineStage({
       what: "refit input 'train'",
       onProgress: (done, total, unit) => context.progress(done, total, unit),
     });
-    const capped = model.fits.filter((fit) => !fit.converged).length;
-    context.log(
-      `${model.settings.solver}, iterations ${model.fits.map((fit) => fit.iterations).join(' ')}` +
-        (capped > 0 ? ` (${capped} of ${model.fits.length} rows stopped before converging)` : ''),
-    );
+    context.log(describeFit(model));
     return { model: modelToTable(model) };
   },
 });

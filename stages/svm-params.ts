@@ -2,7 +2,7 @@
 // `train -B 1` by default, so the fair training of refit matches the one of the reference.
 
 import type { ParamsOf } from '../pipeline/stage.js';
-import { SVM_SOLVERS, type SvmParams } from '../numerics/svm/index.js';
+import { SVM_SOLVERS, type LinearSvmModel, type SvmParams } from '../numerics/svm/index.js';
 
 export const svmParamSchema = {
   solver: {
@@ -19,4 +19,13 @@ export const svmParamSchema = {
 
 export function svmParams(params: ParamsOf<typeof svmParamSchema>): SvmParams {
   return { solver: params.solver, C: params.C, eps: params.eps, bias: params.bias };
+}
+
+/** One log line on how the solver ended: iterations per row, and how many rows stopped before converging. */
+export function describeFit(model: LinearSvmModel): string {
+  const capped = model.fits.filter((fit) => !fit.converged).length;
+  return (
+    `${model.settings.solver}, iterations ${model.fits.map((fit) => fit.iterations).join(' ')}` +
+    (capped > 0 ? ` (${capped} of ${model.fits.length} rows stopped before converging)` : '')
+  );
 }
