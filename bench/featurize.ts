@@ -1,7 +1,7 @@
 // Engine throughput: images/s and GFLOP/s for features (forward) and for features plus the input
 // gradient of a linear head's softmax cross-entropy, on the ONNX and tfjs engines.
 //
-//   npx tsc -p . && node dist/bench/featurize.js [--models ../shared/models] [--engines onnx,tfjs]
+//   npx tsc -p . && node dist/bench/featurize.js [--models models] [--engines onnx,tfjs]
 //       [--seconds 4] [--batch 64] [--threads 2]
 //
 // Backbones: MobileNet v1 0.75 (ImageNet weights) at input 64 (32x32 images resized inside the
@@ -13,7 +13,6 @@
 // input gradient is counted as 3 x forward (the backward pass as 2 x forward), the usual
 // convention, although an input gradient alone needs no filter gradients.
 
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { layersUpTo, type BackboneDescription } from '../numerics/backbones/description.js';
 import { loadMobileNet } from '../numerics/backbones/mobilenet.js';
@@ -25,7 +24,7 @@ import { TfjsEngine } from '../numerics/engines/tfjs-engine.js';
 
 const { values: args } = parseArgs({
   options: {
-    models: { type: 'string', default: join('..', 'shared', 'models') },
+    models: { type: 'string', default: 'models' },
     engines: { type: 'string', default: 'onnx,tfjs' },
     seconds: { type: 'string', default: '4' },
     batch: { type: 'string', default: '64' },

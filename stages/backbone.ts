@@ -22,7 +22,7 @@ export const backboneStage = defineStage({
   description: 'Loads and verifies a frozen CNN (tfjs layers model or VGG16 weights) as one backbone blob',
   params: {
     model: { type: 'string', default: MOBILENET_V1_075_224, description: "Model name: the folder <source>/<model>/ (tfjs-layers) or the file <source>/<model>.safetensors (vgg16-safetensors)" },
-    source: { type: 'string', default: '../shared/models', description: 'Folder holding the models (relative to the working directory)' },
+    source: { type: 'string', default: 'models', description: 'Folder holding the models (relative to the working directory)' },
     format: { type: 'enum', values: FORMATS, default: 'tfjs-layers', description: 'tfjs-layers: model.json + weight shards; vgg16-safetensors: VGG16 conv1_1..conv4_1 weights (see numerics/backbones/vgg16.ts); vgg16-random: generated weights for tests and benchmarks' },
     input_scaling: { type: 'enum', values: SCALINGS, default: 'model-default', description: "Pixel preprocessing; model-default: minus-one-to-one for MobileNet, the file's own (else raw) for VGG16" },
     sha256: { type: 'string', default: '', description: 'Expected sha256 of model.json or of the .safetensors file (known models are always checked)' },

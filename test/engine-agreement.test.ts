@@ -16,7 +16,7 @@ import { OnnxEngine } from '../numerics/engines/onnx-engine.js';
 import { createTfjsEngine, createTfjsLayersEngine } from '../numerics/engines/tfjs-engine.js';
 import { loadMiniCifar } from './fixtures/cifar10-mini.js';
 
-const MODELS = join(import.meta.dirname, '..', '..', 'shared', 'models');
+const MODELS = join(import.meta.dirname, '..', 'models');
 const TOLERANCE = 1e-4;
 /** Few images keep the test fast; 6 with batches of 4 also exercises a partial last batch. */
 const IMAGES = 6;

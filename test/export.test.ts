@@ -37,7 +37,7 @@ stages:
     uses: mini-images
   - name: backbone
     uses: backbone
-    params: { source: "${resolve('../shared/models')}" }
+    params: { source: "${resolve('models')}" }
   - name: features
     uses: featurize
     matrix: { split: [train, test] }

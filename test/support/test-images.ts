@@ -1,14 +1,15 @@
-// Real photographs for tests: the three 224x224 ImageNet test images next to the MobileNet
-// weights, and 32x32 versions of them (7x7 block means, rounded).
+// Real photographs for tests: the three 224x224 ImageNet test images (test/fixtures/imagenet),
+// and 32x32 versions of them (7x7 block means, rounded). MODELS is the project's shipped models folder.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export const MODELS = join(import.meta.dirname, '..', '..', '..', 'shared', 'models');
+export const MODELS = join(import.meta.dirname, '..', '..', 'models');
+const IMAGES = join(import.meta.dirname, '..', 'fixtures', 'imagenet');
 export const TEST_IMAGE_NAMES = ['parrot', 'hot_dog', 'bird'] as const;
 
 export function testImage224(name: (typeof TEST_IMAGE_NAMES)[number]): Uint8Array {
-  return new Uint8Array(readFileSync(join(MODELS, 'testimages', `${name}.rgb`)));
+  return new Uint8Array(readFileSync(join(IMAGES, `${name}.rgb`)));
 }
 
 export function testImage32(name: (typeof TEST_IMAGE_NAMES)[number]): Uint8Array {
