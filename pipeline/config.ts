@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parse as parseYaml, parseDocument, type Document } from 'yaml';
-import type { AnyStage, ParamSpec } from './stage.js';
+import type { AnyStage, Coordinate, ParamSpec } from './stage.js';
 
 export class ConfigError extends Error {
   constructor(
@@ -32,6 +32,8 @@ export interface StageInstance {
   readonly name: string;
   /** The `name:` of its declaration in the config. */
   readonly declaration: string;
+  /** Its matrix variables and their values, in declared order (empty outside a matrix). */
+  readonly coordinates: Readonly<Record<string, Coordinate>>;
   readonly stage: AnyStage;
   /** Validated against the stage's schema, defaults applied. */
   readonly params: Readonly<Record<string, unknown>>;
@@ -48,7 +50,7 @@ export interface Pipeline {
 }
 
 type Path = readonly (string | number)[];
-type Scalar = string | number | boolean;
+type Scalar = Coordinate;
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_-]*$/;
 const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -227,6 +229,7 @@ interface Declaration {
 interface PendingInstance {
   readonly name: string;
   readonly declaration: Declaration;
+  readonly coordinates: ReadonlyMap<string, Scalar>;
   readonly variables: ReadonlyMap<string, unknown>;
   readonly params: Record<string, unknown>;
 }
@@ -440,14 +443,22 @@ export function parsePipeline(text: string, file: string, registry: readonly Any
       const interpolated = interpolate(rawParams, variables, source, ['stages', declaration.index, 'params'], `${declaration.name}.params`) as Record<string, unknown>;
       const setParams = stageOverrides.get(declaration.name) ?? {};
       const params = validateParams(declaration.stage, { ...interpolated, ...setParams }, new Set(Object.keys(setParams)), source, declaration.index, declaration.name);
-      pending.set(name, { name, declaration, variables, params });
+      pending.set(name, { name, declaration, coordinates: combination, variables, params });
     }
   }
 
   const instances: StageInstance[] = [...pending.values()].map((instance) => {
     const inputs = resolveInputs(source, instance, pending, declarationNames);
     const dependencies = [...new Set(Object.values(inputs).flatMap((binding) => (binding.many ? binding.refs.map((ref) => ref.instance) : [binding.ref.instance])))];
-    return { name: instance.name, declaration: instance.declaration.name, stage: instance.declaration.stage, params: instance.params, inputs, dependencies };
+    return {
+      name: instance.name,
+      declaration: instance.declaration.name,
+      coordinates: Object.fromEntries(instance.coordinates),
+      stage: instance.declaration.stage,
+      params: instance.params,
+      inputs,
+      dependencies,
+    };
   });
   const declarationIndex = new Map(declarations.map((declaration) => [declaration.name, declaration.index]));
   const sorted = sortTopologically(source, instances, declarationIndex);

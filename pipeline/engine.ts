@@ -9,7 +9,7 @@ import type { InputBinding, Pipeline, StageInstance } from './config.js';
 import { canonicalJson, instanceKey, type InputHashes } from './hashing.js';
 import type { ExecutionStart, ExecutionStatus, RunStatus, StoredOutput } from './history.js';
 import { silentReporter, type RunReporter, type StageOutcome } from './progress.js';
-import { usesAllCores, type AnyStage, type ArtifactKind, type ArtifactValues, type Metrics, type StageContext } from './stage.js';
+import { usesAllCores, type AnyStage, type ArtifactKind, type ArtifactValues, type ManyItem, type Metrics, type StageContext } from './stage.js';
 
 // The config validated params against the stage's schema.
 type AnyStageParams = Parameters<AnyStage['run']>[1];
@@ -75,8 +75,23 @@ function inputHashesOf(instance: StageInstance, outputsOf: (instance: string) =>
   return hashes;
 }
 
-function keyOf(instance: StageInstance, inputs: InputHashes): string {
-  return instanceKey({ stageType: instance.stage.name, stageVersion: instance.stage.version, params: instance.params, inputs });
+/** The matrix coordinates of the producers bound to each `many` input. */
+function manyInputCoordinates(pipeline: Pipeline, instance: StageInstance): Record<string, Record<string, Readonly<Record<string, unknown>>>> {
+  const coordinates: Record<string, Record<string, Readonly<Record<string, unknown>>>> = {};
+  for (const [name, binding] of Object.entries(instance.inputs)) {
+    if (binding.many) coordinates[name] = Object.fromEntries(binding.refs.map((ref) => [ref.instance, pipeline.byName.get(ref.instance)!.coordinates]));
+  }
+  return coordinates;
+}
+
+function keyOf(pipeline: Pipeline, instance: StageInstance, inputs: InputHashes): string {
+  return instanceKey({
+    stageType: instance.stage.name,
+    stageVersion: instance.stage.version,
+    params: instance.params,
+    inputs,
+    coordinates: manyInputCoordinates(pipeline, instance),
+  });
 }
 
 /** Why a key has no usable result, compared with the instance's last successful execution. */
@@ -103,8 +118,8 @@ function staleReasons(cache: Cache, instance: StageInstance, key: string, inputs
 }
 
 /** Freshness of one instance whose input hashes are known. */
-function assess(cache: Cache, instance: StageInstance, inputs: InputHashes, forced: boolean): Freshness {
-  const key = keyOf(instance, inputs);
+function assess(cache: Cache, pipeline: Pipeline, instance: StageInstance, inputs: InputHashes, forced: boolean): Freshness {
+  const key = keyOf(pipeline, instance, inputs);
   if (forced) return { state: 'stale', key, reasons: ['forced (--force)'] };
   const outputs = cache.history.resultOutputs(key);
   if (outputs && outputs.every((output) => cache.store.hasIntact(output))) return { state: 'fresh', key, outputs };
@@ -128,7 +143,7 @@ export function planPipeline(cache: Cache, pipeline: Pipeline, options: { only?:
       const freshness = plan.get(name);
       return freshness?.state === 'fresh' ? freshness.outputs : undefined;
     })!;
-    plan.set(instance.name, assess(cache, instance, inputs, forced.has(instance.name)));
+    plan.set(instance.name, assess(cache, pipeline, instance, inputs, forced.has(instance.name)));
   }
   return plan;
 }
@@ -201,16 +216,16 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function loadInput(cache: Cache, binding: InputBinding, outcomes: ReadonlyMap<string, Outcome>): Promise<unknown> {
+async function loadInput(cache: Cache, pipeline: Pipeline, binding: InputBinding, outcomes: ReadonlyMap<string, Outcome>): Promise<unknown> {
   const load = async (instance: string, output: string) => {
     const outcome = outcomes.get(instance) as Extract<Outcome, { ok: true }>;
     const stored = outcome.outputs.find((candidate) => candidate.output === output)!;
     return decodeArtifact(stored.kind, cache.store.read(stored), stored.extension);
   };
   if (!binding.many) return load(binding.ref.instance, binding.ref.output);
-  const values: Record<string, unknown> = {};
-  for (const ref of binding.refs) values[ref.instance] = await load(ref.instance, ref.output);
-  return values;
+  const items: ManyItem<unknown>[] = [];
+  for (const ref of binding.refs) items.push({ instance: ref.instance, coordinates: pipeline.byName.get(ref.instance)!.coordinates, value: await load(ref.instance, ref.output) });
+  return items;
 }
 
 /** Checks every declared output, then encodes and stores them; returns them sorted by name, with their metrics. */
@@ -274,7 +289,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
       if (upstream.some((outcome) => !outcome.ok)) return skip(`upstream did not complete: ${instance.dependencies.filter((name) => !outcomes.get(name)?.ok).join(', ')}`);
       if (options.signal?.aborted) return skip('the run was interrupted');
       const inputs = inputHashesOf(instance, (name) => (outcomes.get(name) as Extract<Outcome, { ok: true }>).outputs)!;
-      const freshness = assess(cache, instance, inputs, forced.has(instance.name));
+      const freshness = assess(cache, pipeline, instance, inputs, forced.has(instance.name));
       const start: ExecutionStart = { ...base, key: freshness.key!, inputs };
       if (freshness.state === 'fresh') {
         cache.history.startExecution(start, 'cached');
@@ -294,7 +309,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
           try {
             if (options.signal?.aborted) throw new Error('the run was interrupted');
             const values: Record<string, unknown> = {};
-            for (const [name, binding] of Object.entries(instance.inputs)) values[name] = await loadInput(cache, binding, outcomes);
+            for (const [name, binding] of Object.entries(instance.inputs)) values[name] = await loadInput(cache, pipeline, binding, outcomes);
             const context: StageContext = {
               progress: (done, total, unit) => reporter.stageProgress(instance.name, done, total, unit),
               log: (message) => reporter.stageLog(instance.name, message),

@@ -25,11 +25,12 @@ export interface KeyMaterial {
   readonly stageVersion: number;
   readonly params: Record<string, unknown>;
   readonly inputs: InputHashes;
+  /** For `many` inputs, the matrix coordinates of each producing instance (they reach the stage as data). */
+  readonly coordinates?: Record<string, Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /** The cache key of a stage instance: what it computes, from what. */
 export function instanceKey(material: KeyMaterial): string {
-  return sha256(
-    canonicalJson({ stage: material.stageType, version: material.stageVersion, params: material.params, inputs: material.inputs }),
-  );
+  const { stageType: stage, stageVersion: version, params, inputs, coordinates } = material;
+  return sha256(canonicalJson(coordinates && Object.keys(coordinates).length > 0 ? { stage, version, params, inputs, coordinates } : { stage, version, params, inputs }));
 }

@@ -87,7 +87,7 @@ export type ParamsOf<S extends ParamSchema> = { readonly [K in keyof S]: ParamVa
 export interface InputSpec {
   readonly kind: ArtifactKind;
   readonly description: string;
-  /** Bound to a glob reference (`evaluate@*.metrics`): the stage receives a record keyed by instance name. */
+  /** Bound to a glob reference (`evaluate@*.metrics`): the stage receives a list of ManyItem, in config order. */
   readonly many?: boolean;
   /** The config may leave it unbound. */
   readonly optional?: boolean;
@@ -99,8 +99,19 @@ export interface OutputSpec {
 export type InputSchema = Record<string, InputSpec>;
 export type OutputSchema = Record<string, OutputSpec>;
 
+/** A matrix variable's value, as the config wrote it. */
+export type Coordinate = string | number | boolean;
+
+/** One artifact of a `many` input: the instance that produced it, its matrix coordinates (as data), and the value. */
+export interface ManyItem<T> {
+  readonly instance: string;
+  /** The producing instance's matrix variables (`{ direction: 'toward', k: 2 }`); empty outside a matrix. */
+  readonly coordinates: Readonly<Record<string, Coordinate>>;
+  readonly value: T;
+}
+
 type InputValue<S extends InputSpec> = S['many'] extends true
-  ? Record<string, ArtifactValues[S['kind']]>
+  ? readonly ManyItem<ArtifactValues[S['kind']]>[]
   : S['optional'] extends true
     ? ArtifactValues[S['kind']] | undefined
     : ArtifactValues[S['kind']];

@@ -35,7 +35,8 @@ export const reportStage = defineStage({
     grid: { kind: 'blob', description: 'PNG: original, perturbed and amplified difference of a few training images' },
   },
   async run(inputs, params) {
-    const data = collectReport(inputs);
+    const byInstance = (items: typeof inputs.steps) => Object.fromEntries(items.map((item) => [item.instance, item.value]));
+    const data = collectReport({ ...inputs, steps: byInstance(inputs.steps), perturbations: byInstance(inputs.perturbations) });
     const grid = renderImageGrid(tableToImageSet(inputs.original), tableToImageSet(inputs.perturbed), {
       images: params.grid_images,
       amplify: params.amplify,

@@ -263,7 +263,8 @@ describe('workspace API and maintenance', () => {
     expect(workspace.metrics()).toEqual(new Map([['sum', new Map([['metrics', metrics]])]]));
     const artifact = workspace.artifact('sum', 'plot');
     expect(artifact.path.endsWith('.txt')).toBe(true);
-    expect(readFileSync(artifact.path, 'utf8')).toBe('b@k=1: 1 11\nb@k=2: 1 11 12');
+    // A many input's items carry their producers' matrix coordinates as data (k stays a number).
+    expect(readFileSync(artifact.path, 'utf8')).toBe('{"k":1}: 1 11\n{"k":2}: 1 11 12');
     workspace.close();
   });
 

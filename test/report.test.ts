@@ -105,8 +105,10 @@ const trainImages = loadMiniCifar().train;
 async function runReport(gridImages = 8, amplify = 20, shuffle = false) {
   const original = trainImages;
   const perturbed = perturbThreeSteps(original);
+  const inputs = stepInputs();
+  const asItems = (record: Record<string, Metrics>) => Object.entries(record).map(([instance, value]) => ({ instance, coordinates: {}, value }));
   const outputs = await reportStage.run(
-    { ...stepInputs(), original: imageSetToTable(original), perturbed: imageSetToTable(shuffle ? reversed(perturbed) : perturbed) },
+    { ...inputs, steps: asItems(inputs.steps), perturbations: asItems(inputs.perturbations), original: imageSetToTable(original), perturbed: imageSetToTable(shuffle ? reversed(perturbed) : perturbed) },
     { grid_images: gridImages, amplify },
     context,
   );
