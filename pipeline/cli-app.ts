@@ -7,7 +7,7 @@ import type { Table } from './arrow.js';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { CacheBusyError } from '../cache/lock.js';
 import { openCache, resolveCacheDir, type Cache } from './cache-handle.js';
-import { ConfigError, loadPipeline, type Pipeline } from './config.js';
+import { ConfigError, loadPipeline, refsOf, type Pipeline } from './config.js';
 import { planPipeline, runPipeline, SelectionError, type RunSummary } from './engine.js';
 import type { ExecutionRecord } from './history.js';
 import { collectGarbage, verifyCache } from './maintenance.js';
@@ -57,7 +57,7 @@ function showValue(value: unknown): string {
 function dagText(pipeline: Pipeline, format: 'text' | 'mermaid' | 'dot'): string {
   const edges = pipeline.instances.flatMap((instance) =>
     Object.entries(instance.inputs).flatMap(([input, binding]) =>
-      (binding.many ? binding.refs : [binding.ref]).map((ref) => ({ from: ref.instance, to: instance.name, label: `${ref.output} -> ${input}` })),
+      refsOf(binding).map((ref) => ({ from: ref.instance, to: instance.name, label: `${ref.output} -> ${input}` })),
     ),
   );
   if (format === 'dot') {
@@ -82,7 +82,7 @@ function dagText(pipeline: Pipeline, format: 'text' | 'mermaid' | 'dot'): string
   return pipeline.instances
     .map((instance) => {
       const inputs = Object.entries(instance.inputs).map(
-        ([input, binding]) => `    ${input} <- ${binding.many ? binding.refs.map((ref) => `${ref.instance}.${ref.output}`).join(', ') : `${binding.ref.instance}.${binding.ref.output}`}`,
+        ([input, binding]) => `    ${input} <- ${binding.outside ? `outside ${binding.outside.written}` : refsOf(binding).map((ref) => `${ref.instance}.${ref.output}`).join(', ')}`,
       );
       return [`${instance.name} (${instance.stage.name}${usesAllCores(instance.stage, instance.params) ? ', all cores' : ''})`, ...inputs].join('\n');
     })

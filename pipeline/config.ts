@@ -2,7 +2,9 @@
 // Every user error is a ConfigError naming the file, the line, the key and a fix.
 
 import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
 import { LineCounter, isMap, isPair, isScalar, isSeq, parse as parseYaml, parseDocument, type Document } from 'yaml';
+import type { OutsideSource } from './outside.js';
 import type { AnyStage, Coordinate, ParamSpec } from './stage.js';
 
 export class ConfigError extends Error {
@@ -24,8 +26,14 @@ export interface OutputRef {
 }
 
 export type InputBinding =
-  | { readonly many: false; readonly ref: OutputRef }
-  | { readonly many: true; readonly refs: readonly OutputRef[] };
+  | { readonly many: false; readonly ref: OutputRef; readonly outside?: undefined }
+  | { readonly many: true; readonly refs: readonly OutputRef[]; readonly outside?: undefined }
+  | { readonly many: false; readonly ref?: undefined; readonly outside: OutsideSource };
+
+/** The cached artifacts an input binding reads (none for an outside input). */
+export function refsOf(binding: InputBinding): readonly OutputRef[] {
+  return binding.many ? binding.refs : binding.ref ? [binding.ref] : [];
+}
 
 export interface StageInstance {
   /** `features`, or `features@split=train` for a matrix instance. */
@@ -330,6 +338,11 @@ function resolveInputs(
     const spec = stage.inputs[inputName] as { kind: string; many?: boolean } | undefined;
     if (!spec) throw source.error(path, key, `stage type "${stage.name}" has no input "${inputName}"`, suggest(inputName, Object.keys(stage.inputs), `inputs of ${stage.name}`));
     const interpolated = interpolate(rawReference, pending.variables, source, path, key);
+    if (spec.kind === 'files' || isPlainObject(interpolated)) {
+      const outside = outsideSource(source, path, key, inputName, spec, interpolated);
+      if (outside) bindings[inputName] = { many: false, outside };
+      continue;
+    }
     const alternatives = Array.isArray(interpolated) ? interpolated : [interpolated];
     if (alternatives.length === 0 || !alternatives.every((item) => typeof item === 'string')) {
       throw source.error(path, key, `expected a reference "instance.output" or a list of them, got ${describeValue(interpolated)}`, 'write e.g. `images: data.train`');
@@ -379,6 +392,34 @@ function resolveInputs(
     }
   }
   return bindings;
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * An outside input: `{ path: P }` (relative to the config file's folder) or `{ url: U, sha256: H }`.
+ * An empty path leaves an optional input unbound, so that a global like `mirror: ""` can switch it off.
+ */
+function outsideSource(source: Source, path: Path, key: string, inputName: string, spec: { kind: string; optional?: boolean }, value: unknown): OutsideSource | undefined {
+  const example = `write \`${inputName}: { path: some/folder }\` (relative to the config's folder) or \`${inputName}: { url: https://..., sha256: <64 hex digits> }\``;
+  if (spec.kind !== 'files') {
+    throw source.error(path, key, `input "${inputName}" takes a ${spec.kind} from another stage, not an outside file`, `write a reference such as \`${inputName}: data.train\``);
+  }
+  if (!isPlainObject(value)) throw source.error(path, key, `input "${inputName}" takes an outside file or folder, got ${describeValue(value)}`, example);
+  const keys = Object.keys(value).sort().join(',');
+  if (keys === 'path' && typeof value.path === 'string') {
+    if (value.path === '') {
+      if (spec.optional) return undefined;
+      throw source.error(path, key, `input "${inputName}" has an empty path`, example);
+    }
+    return { path: isAbsolute(value.path) ? value.path : resolve(dirname(source.file), value.path), written: value.path };
+  }
+  if (keys === 'sha256,url' && typeof value.url === 'string' && typeof value.sha256 === 'string') {
+    if (!/^https?:\/\//.test(value.url)) throw source.error(path, key, `"${value.url}" is not an http(s) URL`, example);
+    if (!SHA256.test(value.sha256)) throw source.error(path, key, `sha256 "${value.sha256}" is not 64 lowercase hex digits`, 'give the sha256 of the file at the URL (`sha256sum FILE`)');
+    return { url: value.url, sha256: value.sha256, written: value.url };
+  }
+  throw source.error(path, key, `expected { path } or { url, sha256 }, got ${describeValue(value)}`, example);
 }
 
 function sortTopologically(source: Source, instances: readonly StageInstance[], declarationIndex: ReadonlyMap<string, number>): StageInstance[] {
@@ -449,7 +490,7 @@ export function parsePipeline(text: string, file: string, registry: readonly Any
 
   const instances: StageInstance[] = [...pending.values()].map((instance) => {
     const inputs = resolveInputs(source, instance, pending, declarationNames);
-    const dependencies = [...new Set(Object.values(inputs).flatMap((binding) => (binding.many ? binding.refs.map((ref) => ref.instance) : [binding.ref.instance])))];
+    const dependencies = [...new Set(Object.values(inputs).flatMap((binding) => refsOf(binding).map((ref) => ref.instance)))];
     return {
       name: instance.name,
       declaration: instance.declaration.name,

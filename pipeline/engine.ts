@@ -5,9 +5,11 @@ import { cpus } from 'node:os';
 import { acquireCacheLock } from '../cache/lock.js';
 import { decodeArtifact, describeKindMismatch, encodeArtifact } from './artifacts.js';
 import type { Cache } from './cache-handle.js';
-import type { InputBinding, Pipeline, StageInstance } from './config.js';
+import { refsOf, type InputBinding, type OutputRef, type Pipeline, type StageInstance } from './config.js';
+import { fetchOutsideUrl, hashOutside, OutsideInputError, readOutsidePath, urlFileName } from './outside.js';
+import { sha256 } from '../cache/store.js';
 import { canonicalJson, instanceKey, type InputHashes } from './hashing.js';
-import type { ExecutionStart, ExecutionStatus, RunStatus, StoredOutput } from './history.js';
+import type { ExecutionStatus, RunStatus, StoredOutput } from './history.js';
 import { silentReporter, type RunReporter, type StageOutcome } from './progress.js';
 import { usesAllCores, type AnyStage, type ArtifactKind, type ArtifactValues, type ManyItem, type Metrics, type StageContext } from './stage.js';
 
@@ -60,17 +62,33 @@ function outputHash(outputs: readonly StoredOutput[], name: string): string {
   return output.hash;
 }
 
-function inputHashesOf(instance: StageInstance, outputsOf: (instance: string) => readonly StoredOutput[] | undefined): InputHashes | undefined {
+/** Content hashes of an instance's outside inputs, by input name. */
+type OutsideHashes = Readonly<Record<string, string>>;
+
+/** Hashes the outside inputs, reading only files whose stat changed since they were last hashed. Throws OutsideInputError. */
+function hashOutsideInputs(cache: Cache, instance: StageInstance, signal?: AbortSignal): OutsideHashes {
+  const hashes: Record<string, string> = {};
+  for (const [name, binding] of Object.entries(instance.inputs)) {
+    if (binding.outside) hashes[name] = hashOutside(binding.outside, cache.history.statCache(), signal);
+  }
+  return hashes;
+}
+
+function inputHashesOf(instance: StageInstance, outputsOf: (instance: string) => readonly StoredOutput[] | undefined, outsideHashes: OutsideHashes): InputHashes | undefined {
   const hashes: InputHashes = {};
   for (const [name, binding] of Object.entries(instance.inputs)) {
-    const refs = binding.many ? binding.refs : [binding.ref];
+    if (binding.outside) {
+      hashes[name] = outsideHashes[name]!;
+      continue;
+    }
+    const refs = refsOf(binding);
     const resolved: Record<string, string> = {};
     for (const ref of refs) {
       const outputs = outputsOf(ref.instance);
       if (!outputs) return undefined;
       resolved[ref.instance] = outputHash(outputs, ref.output);
     }
-    hashes[name] = binding.many ? resolved : resolved[binding.ref.instance]!;
+    hashes[name] = binding.many ? resolved : resolved[refs[0]!.instance]!;
   }
   return hashes;
 }
@@ -113,7 +131,10 @@ function staleReasons(cache: Cache, instance: StageInstance, key: string, inputs
   }
   const inputNames = [...new Set([...Object.keys(previous.inputs), ...Object.keys(inputs)])].sort();
   const changedInputs = inputNames.filter((name) => canonicalJson(previous.inputs[name]) !== canonicalJson(inputs[name]));
-  if (changedInputs.length > 0) reasons.push(`input changed: ${changedInputs.join(', ')}`);
+  const outside = (name: string) => instance.inputs[name]?.outside;
+  const changedArtifacts = changedInputs.filter((name) => !outside(name));
+  if (changedArtifacts.length > 0) reasons.push(`input changed: ${changedArtifacts.join(', ')}`);
+  for (const name of changedInputs) if (outside(name)) reasons.push(`outside input changed: ${outside(name)!.written}`);
   return reasons.length > 0 ? reasons : ['output missing (removed from the cache)'];
 }
 
@@ -139,10 +160,22 @@ export function planPipeline(cache: Cache, pipeline: Pipeline, options: { only?:
       plan.set(instance.name, { state: 'stale', key: undefined, reasons: [`upstream stale: ${staleUpstream.join(', ')}`] });
       continue;
     }
-    const inputs = inputHashesOf(instance, (name) => {
-      const freshness = plan.get(name);
-      return freshness?.state === 'fresh' ? freshness.outputs : undefined;
-    })!;
+    let outsideHashes: OutsideHashes;
+    try {
+      outsideHashes = hashOutsideInputs(cache, instance);
+    } catch (error) {
+      if (!(error instanceof OutsideInputError)) throw error;
+      plan.set(instance.name, { state: 'stale', key: undefined, reasons: [`outside input unreadable: ${error.message}`] });
+      continue;
+    }
+    const inputs = inputHashesOf(
+      instance,
+      (name) => {
+        const freshness = plan.get(name);
+        return freshness?.state === 'fresh' ? freshness.outputs : undefined;
+      },
+      outsideHashes,
+    )!;
     plan.set(instance.name, assess(cache, pipeline, instance, inputs, forced.has(instance.name)));
   }
   return plan;
@@ -216,16 +249,47 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-async function loadInput(cache: Cache, pipeline: Pipeline, binding: InputBinding, outcomes: ReadonlyMap<string, Outcome>): Promise<unknown> {
-  const load = async (instance: string, output: string) => {
-    const outcome = outcomes.get(instance) as Extract<Outcome, { ok: true }>;
-    const stored = outcome.outputs.find((candidate) => candidate.output === output)!;
-    return decodeArtifact(stored.kind, cache.store.read(stored), stored.extension);
+/** An input artifact whose bytes on disk no longer have the hash its producer recorded. */
+class DamagedArtifactError extends Error {
+  constructor(
+    readonly producer: string,
+    readonly stored: StoredOutput,
+    readonly actualHash: string,
+  ) {
+    super(`${producer}.${stored.output}: the stored bytes hash to ${actualHash.slice(0, 12)}..., not ${stored.hash.slice(0, 12)}... as recorded`);
+  }
+}
+
+/** Loads a cached artifact, checking that its bytes are the ones whose hash enters the consumer's key. */
+async function loadVerified(cache: Cache, producer: string, stored: StoredOutput): Promise<unknown> {
+  let bytes: Uint8Array;
+  try {
+    bytes = cache.store.read(stored);
+  } catch {
+    throw new DamagedArtifactError(producer, stored, '(missing)');
+  }
+  const actualHash = sha256(bytes);
+  if (actualHash !== stored.hash) throw new DamagedArtifactError(producer, stored, actualHash);
+  return decodeArtifact(stored.kind, bytes, stored.extension);
+}
+
+async function loadInput(cache: Cache, pipeline: Pipeline, binding: InputBinding, outcomes: ReadonlyMap<string, Outcome>, signal?: AbortSignal): Promise<{ value: unknown; outsideHash?: string }> {
+  if (binding.outside) {
+    if ('url' in binding.outside) {
+      const bytes = await fetchOutsideUrl(binding.outside, { signal });
+      return { value: { origin: binding.outside.written, kind: 'file', files: new Map([[urlFileName(binding.outside.url), bytes]]) }, outsideHash: binding.outside.sha256 };
+    }
+    const { value, hash } = readOutsidePath(binding.outside, cache.history.statCache(), signal);
+    return { value, outsideHash: hash };
+  }
+  const load = (ref: OutputRef) => {
+    const outcome = outcomes.get(ref.instance) as Extract<Outcome, { ok: true }>;
+    return loadVerified(cache, ref.instance, outcome.outputs.find((candidate) => candidate.output === ref.output)!);
   };
-  if (!binding.many) return load(binding.ref.instance, binding.ref.output);
+  if (!binding.many) return { value: await load(binding.ref) };
   const items: ManyItem<unknown>[] = [];
-  for (const ref of binding.refs) items.push({ instance: ref.instance, coordinates: pipeline.byName.get(ref.instance)!.coordinates, value: await load(ref.instance, ref.output) });
-  return items;
+  for (const ref of binding.refs) items.push({ instance: ref.instance, coordinates: pipeline.byName.get(ref.instance)!.coordinates, value: await load(ref) });
+  return { value: items };
 }
 
 /** Checks every declared output, then encodes and stores them; returns them sorted by name, with their metrics. */
@@ -276,7 +340,26 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
     const pending = new Map<string, Promise<Outcome>>();
     const summaries: ExecutionSummary[] = [];
 
-    const execute = async (instance: StageInstance): Promise<Outcome> => {
+    // A producer whose stored output turned out damaged runs again, once per run, whoever noticed it.
+    const repairs = new Map<string, Promise<Outcome>>();
+    const repair = (consumer: StageInstance, damage: DamagedArtifactError): Promise<Outcome> => {
+      const running = repairs.get(damage.producer);
+      if (running) return running;
+      cache.store.remove(damage.stored);
+      const detail = `${damage.message}; removed it and recomputing ${damage.producer}`;
+      reporter.stageLog(consumer.name, `damaged input: ${detail}`);
+      cache.history.recordEvent(runId, consumer.name, 'damaged input', detail);
+      const rerun = execute(pipeline.byName.get(damage.producer)!).then((outcome) => {
+        outcomes.set(damage.producer, outcome);
+        return outcome;
+      });
+      repairs.set(damage.producer, rerun);
+      return rerun;
+    };
+
+    type Attempt = Outcome | { readonly damaged: DamagedArtifactError };
+
+    async function execute(instance: StageInstance): Promise<Outcome> {
       const upstream = await Promise.all(instance.dependencies.map((dependency) => pending.get(dependency)!));
       const startedAt = Date.now();
       const base = { runId, instance: instance.name, stageType: instance.stage.name, stageVersion: instance.stage.version, params: { ...instance.params } };
@@ -286,53 +369,88 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
         reporter.stageFinished(instance.name, 'skipped', 0, reason);
         return { ok: false };
       };
+      const fail = (key: string | null, inputs: InputHashes, reasons: readonly string[], error: unknown): Outcome => {
+        const status = options.signal?.aborted ? 'interrupted' : 'failed';
+        const executionId = cache.history.startExecution({ ...base, key, inputs }, 'running');
+        cache.history.finishExecution(executionId, status, error instanceof Error ? (error.stack ?? error.message) : String(error));
+        summaries.push({ instance: instance.name, status, key, durationMs: Date.now() - startedAt, reasons, error: errorMessage(error) });
+        reporter.stageFinished(instance.name, status, Date.now() - startedAt, errorMessage(error));
+        return { ok: false };
+      };
       if (upstream.some((outcome) => !outcome.ok)) return skip(`upstream did not complete: ${instance.dependencies.filter((name) => !outcomes.get(name)?.ok).join(', ')}`);
       if (options.signal?.aborted) return skip('the run was interrupted');
-      const inputs = inputHashesOf(instance, (name) => (outcomes.get(name) as Extract<Outcome, { ok: true }>).outputs)!;
-      const freshness = assess(cache, pipeline, instance, inputs, forced.has(instance.name));
-      const start: ExecutionStart = { ...base, key: freshness.key!, inputs };
-      if (freshness.state === 'fresh') {
-        cache.history.startExecution(start, 'cached');
-        summaries.push({ instance: instance.name, status: 'cached', key: freshness.key, durationMs: 0, reasons: [] });
-        reporter.stageFinished(instance.name, 'cached', 0);
-        return { ok: true, outputs: freshness.outputs };
+      let outsideHashes: OutsideHashes;
+      try {
+        outsideHashes = hashOutsideInputs(cache, instance, options.signal);
+      } catch (error) {
+        return fail(null, {}, [], error);
       }
-      return limit(() =>
-        gate.run(usesAllCores(instance.stage, instance.params), async (): Promise<Outcome> => {
-          const executionId = cache.history.startExecution(start, 'running');
-          const began = Date.now();
-          reporter.stageStarted(instance.name);
-          const finish = (status: StageOutcome & ExecutionStatus, error?: string) => {
-            summaries.push({ instance: instance.name, status, key: freshness.key!, durationMs: Date.now() - startedAt, reasons: freshness.reasons, ...(error === undefined ? {} : { error }) });
-            reporter.stageFinished(instance.name, status, Date.now() - began, error);
-          };
-          try {
-            if (options.signal?.aborted) throw new Error('the run was interrupted');
+      const allCores = usesAllCores(instance.stage, instance.params);
+      for (let attempt = 1; ; attempt++) {
+        const outputsOf = (name: string) => (outcomes.get(name) as Extract<Outcome, { ok: true }>).outputs;
+        const inputs = inputHashesOf(instance, outputsOf, outsideHashes)!;
+        const freshness = assess(cache, pipeline, instance, inputs, forced.has(instance.name));
+        if (freshness.state === 'fresh') {
+          cache.history.startExecution({ ...base, key: freshness.key, inputs }, 'cached');
+          summaries.push({ instance: instance.name, status: 'cached', key: freshness.key, durationMs: 0, reasons: [] });
+          reporter.stageFinished(instance.name, 'cached', 0);
+          return { ok: true, outputs: freshness.outputs };
+        }
+        const attempted = await limit(() =>
+          gate.run(allCores, async (): Promise<Attempt> => {
+            // Every input is read and checked before the stage starts: outside files are hashed as
+            // read, cached artifacts must hash to what their producer recorded.
             const values: Record<string, unknown> = {};
-            for (const [name, binding] of Object.entries(instance.inputs)) values[name] = await loadInput(cache, pipeline, binding, outcomes);
-            const context: StageContext = {
-              progress: (done, total, unit) => reporter.stageProgress(instance.name, done, total, unit),
-              log: (message) => reporter.stageLog(instance.name, message),
-              signal: options.signal ?? new AbortController().signal,
-              threads: usesAllCores(instance.stage, instance.params) ? cpus().length : 1,
+            const readHashes: Record<string, string> = {};
+            try {
+              options.signal?.throwIfAborted();
+              for (const [name, binding] of Object.entries(instance.inputs)) {
+                const { value, outsideHash } = await loadInput(cache, pipeline, binding, outcomes, options.signal);
+                values[name] = value;
+                if (outsideHash !== undefined) readHashes[name] = outsideHash;
+              }
+            } catch (error) {
+              if (error instanceof DamagedArtifactError && attempt <= 2) return { damaged: error };
+              return fail(freshness.key ?? null, inputs, freshness.reasons, error);
+            }
+            // An outside file that changed since it was hashed: the key names the bytes actually read.
+            const readInputs = inputHashesOf(instance, outputsOf, { ...outsideHashes, ...readHashes })!;
+            const key = keyOf(pipeline, instance, readInputs);
+            const executionId = cache.history.startExecution({ ...base, key, inputs: readInputs }, 'running');
+            const began = Date.now();
+            reporter.stageStarted(instance.name);
+            const finish = (status: StageOutcome & ExecutionStatus, error?: string) => {
+              summaries.push({ instance: instance.name, status, key, durationMs: Date.now() - startedAt, reasons: freshness.reasons, ...(error === undefined ? {} : { error }) });
+              reporter.stageFinished(instance.name, status, Date.now() - began, error);
             };
-            const produced = await instance.stage.run(values, instance.params as AnyStageParams, context);
-            const { outputs, metrics } = await storeOutputs(cache, instance, produced);
-            cache.history.transaction(() => {
-              cache.history.recordResult(freshness.key!, runId, outputs, metrics);
-              cache.history.finishExecution(executionId, 'succeeded');
-            });
-            finish('succeeded');
-            return { ok: true, outputs };
-          } catch (error) {
-            const status = options.signal?.aborted ? 'interrupted' : 'failed';
-            cache.history.finishExecution(executionId, status, error instanceof Error ? (error.stack ?? error.message) : String(error));
-            finish(status, errorMessage(error));
-            return { ok: false };
-          }
-        }),
-      );
-    };
+            try {
+              const context: StageContext = {
+                progress: (done, total, unit) => reporter.stageProgress(instance.name, done, total, unit),
+                log: (message) => reporter.stageLog(instance.name, message),
+                signal: options.signal ?? new AbortController().signal,
+                threads: allCores ? cpus().length : 1,
+              };
+              const produced = await instance.stage.run(values, instance.params as AnyStageParams, context);
+              const { outputs, metrics } = await storeOutputs(cache, instance, produced);
+              cache.history.transaction(() => {
+                cache.history.recordResult(key, runId, outputs, metrics);
+                cache.history.finishExecution(executionId, 'succeeded');
+              });
+              finish('succeeded');
+              return { ok: true, outputs };
+            } catch (error) {
+              const status = options.signal?.aborted ? 'interrupted' : 'failed';
+              cache.history.finishExecution(executionId, status, error instanceof Error ? (error.stack ?? error.message) : String(error));
+              finish(status, errorMessage(error));
+              return { ok: false };
+            }
+          }),
+        );
+        if (!('damaged' in attempted)) return attempted;
+        const repaired = await repair(instance, attempted.damaged);
+        if (!repaired.ok) return skip(`upstream did not complete: ${attempted.damaged.producer} (recomputing its damaged output failed)`);
+      }
+    }
 
     for (const instance of selected) {
       pending.set(

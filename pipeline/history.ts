@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ArtifactKind, Metrics } from './stage.js';
 import type { InputHashes } from './hashing.js';
+import type { StatCache, StatRecord } from './outside.js';
 
 export type RunStatus = 'running' | 'succeeded' | 'failed' | 'interrupted';
 export type ExecutionStatus = 'running' | 'succeeded' | 'cached' | 'failed' | 'skipped' | 'interrupted';
@@ -106,6 +107,22 @@ CREATE TABLE IF NOT EXISTS metrics (
   value_number REAL,
   value_text TEXT,
   PRIMARY KEY (key, output, name)
+);
+CREATE TABLE IF NOT EXISTS outside_files (
+  path TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  mtime_ns TEXT NOT NULL,
+  ctime_ns TEXT NOT NULL,
+  inode TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS events (
+  id INTEGER PRIMARY KEY,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  at INTEGER NOT NULL,
+  instance TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  detail TEXT NOT NULL
 );
 `;
 
@@ -294,6 +311,27 @@ export class History {
         insertMetric.run(key, output, name, typeof value === 'number' ? value : null, typeof value === 'string' ? value : null);
       }
     }
+  }
+
+  /** Something a run noticed and repaired (a damaged input artifact, say). */
+  recordEvent(runId: number, instance: string, kind: string, detail: string): void {
+    this.db.prepare('INSERT INTO events (run_id, at, instance, kind, detail) VALUES (?, ?, ?, ?, ?)').run(runId, Date.now(), instance, kind, detail);
+  }
+
+  eventsOf(runId: number): { instance: string; kind: string; detail: string }[] {
+    return this.db.prepare('SELECT instance, kind, detail FROM events WHERE run_id = ? ORDER BY id').all(runId) as { instance: string; kind: string; detail: string }[];
+  }
+
+  /** The hashes of outside files, by path and stat, so that unchanged files are not read again. */
+  statCache(): StatCache {
+    const lookup = this.db.prepare('SELECT size, mtime_ns AS mtimeNs, ctime_ns AS ctimeNs, inode, hash FROM outside_files WHERE path = ?');
+    const remember = this.db.prepare('INSERT OR REPLACE INTO outside_files (path, size, mtime_ns, ctime_ns, inode, hash) VALUES (?, ?, ?, ?, ?, ?)');
+    return {
+      lookup: (path) => lookup.get(path) as StatRecord | undefined,
+      remember: (path, record) => {
+        remember.run(path, record.size, record.mtimeNs, record.ctimeNs, record.inode, record.hash);
+      },
+    };
   }
 
   deleteResult(key: string): void {

@@ -29,6 +29,25 @@ export interface ArtifactValues {
   blob: Blob;
 }
 
+/**
+ * Bytes from outside the cache: a file or a folder the config names (`{ path: ... }`), or a file at
+ * a URL pinned by its sha256. The engine hashed exactly these bytes into the stage's key.
+ */
+export interface OutsideFiles {
+  /** The path or URL as the config wrote it, for messages. */
+  readonly origin: string;
+  readonly kind: 'file' | 'folder';
+  /** Relative POSIX path -> bytes, sorted by path; a single file is listed under its base name. */
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
+/** What a stage input may be: a cached artifact, or (`files`) an outside input. */
+export type InputKind = ArtifactKind | 'files';
+
+interface InputValues extends ArtifactValues {
+  files: OutsideFiles;
+}
+
 // ---------------------------------------------------------------- parameters
 
 interface ParamBase {
@@ -85,7 +104,8 @@ export type ParamsOf<S extends ParamSchema> = { readonly [K in keyof S]: ParamVa
 // -------------------------------------------------------- inputs and outputs
 
 export interface InputSpec {
-  readonly kind: ArtifactKind;
+  /** `files`: bound in the config to an outside file or folder (`{ path: ... }` or `{ url: ..., sha256: ... }`). */
+  readonly kind: InputKind;
   readonly description: string;
   /** Bound to a glob reference (`evaluate@*.metrics`): the stage receives a list of ManyItem, in config order. */
   readonly many?: boolean;
@@ -111,10 +131,10 @@ export interface ManyItem<T> {
 }
 
 type InputValue<S extends InputSpec> = S['many'] extends true
-  ? readonly ManyItem<ArtifactValues[S['kind']]>[]
+  ? readonly ManyItem<InputValues[S['kind']]>[]
   : S['optional'] extends true
-    ? ArtifactValues[S['kind']] | undefined
-    : ArtifactValues[S['kind']];
+    ? InputValues[S['kind']] | undefined
+    : InputValues[S['kind']];
 
 export type InputsOf<S extends InputSchema> = { readonly [K in keyof S]: InputValue<S[K]> };
 export type OutputsOf<S extends OutputSchema> = { [K in keyof S]: ArtifactValues[S[K]['kind']] };
