@@ -8,11 +8,12 @@
 // --write-fixture writes the test fixture from the verified data (first 30 train and 10 test images per class).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CIFAR10_SOURCES, RECORD_FILE_MD5, TRAIN_FILES, loadCifar10, md5Hex } from '../data/cifar10.js';
 import { CIFAR10_CLASSES, firstPerClass, imageSetToRecords, RECORD_BYTES } from '../data/cifar10-records.js';
 import { IMAGE_BYTES, IMAGE_CHANNELS, type ImageSet } from '../data/tables.js';
+import { noStatCache, readOutsidePath } from '../pipeline/outside.js';
 
 const PUBLISHED = {
   trainPerClass: 5000,
@@ -65,7 +66,8 @@ function channelMeans(set: ImageSet): number[] {
 const start = performance.now();
 const sources = args.sources.split(',').filter(Boolean);
 console.log(`loading CIFAR-10 from ${sources.join(' > ')}`);
-const { train, test, source } = await loadCifar10({ sources, mirror: args.mirror, subset: 0, reporter });
+const mirror = args.mirror ? readOutsidePath({ path: resolve(args.mirror), written: args.mirror }, noStatCache).value : undefined;
+const { train, test, source } = await loadCifar10({ sources, mirror, subset: 0, reporter });
 const loadSeconds = (performance.now() - start) / 1000;
 console.log(`loaded from ${source} in ${loadSeconds.toFixed(1)} s (download, checksums, decode, conversion)`);
 

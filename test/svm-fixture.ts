@@ -11,6 +11,7 @@ import { loadMobileNet } from '../numerics/backbones/mobilenet.js';
 import { createEngine } from '../numerics/engines/index.js';
 import { readLiblinearModel, writeLibsvmFile, type LinearSvmModel } from '../numerics/svm/index.js';
 import { testCifarFolder } from './global-setup.js';
+import { noStatCache, readOutsidePath } from '../pipeline/outside.js';
 import { MODELS } from './support/test-images.js';
 
 export interface FeatureSetting {
@@ -20,10 +21,11 @@ export interface FeatureSetting {
 
 /** MobileNet features of the first `perClass` train and test images of each class, computed as the featurize stage does. */
 export async function realFeatures(perClass: { train: number; test: number }, setting: FeatureSetting): Promise<{ train: FeatureSet; test: FeatureSet }> {
-  const mirror = testCifarFolder();
+  const folder = testCifarFolder();
+  const mirror = readOutsidePath({ path: folder, written: folder }, noStatCache).value;
   const [{ train }, { test }] = await Promise.all([
-    loadCifar10({ sources: ['mirror'], mirror, subset: perClass.train }),
-    loadCifar10({ sources: ['mirror'], mirror, subset: perClass.test }),
+    loadCifar10({ sources: [], mirror, subset: perClass.train }),
+    loadCifar10({ sources: [], mirror, subset: perClass.test }),
   ]);
   const backbone = await loadMobileNet(MODELS);
   const engine = await createEngine('onnx', backbone, { ...setting, threads: 2, batchSize: 100 });

@@ -3,7 +3,7 @@
 // float32 little-endian, read in the weights manifest's order.
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BackboneDescription, InputScaling, Layer, Padding } from './description.js';
 
@@ -52,10 +52,14 @@ export function sha256Hex(bytes: Uint8Array): string {
 }
 
 /** Loads the weights of every manifest entry, keyed by weight name (e.g. conv1/kernel). */
-async function readWeights(directory: string, manifest: ManifestGroup[]): Promise<Map<string, Float32Array>> {
+function readWeights(files: ReadonlyMap<string, Uint8Array>, directory: string, manifest: ManifestGroup[]): Map<string, Float32Array> {
   const weights = new Map<string, Float32Array>();
   for (const group of manifest) {
-    const shards = await Promise.all(group.paths.map((path) => readFile(join(directory, path))));
+    const shards = group.paths.map((path) => {
+      const shard = files.get(path);
+      if (!shard) throw new Error(`${directory}: no weight file ${path}, which model.json lists; give the whole model folder`);
+      return shard;
+    });
     const bytes = Buffer.concat(shards);
     let offset = 0;
     for (const entry of group.weights) {
@@ -212,25 +216,35 @@ function checkSequential(layers: KerasLayer[], modelName: string): void {
 }
 
 /** Reads directory/model.json and its weight shards. */
-export async function loadTfjsLayersModel(directory: string, options: TfjsLayersOptions): Promise<BackboneDescription> {
-  const modelPath = join(directory, 'model.json');
-  const modelBytes = await readFile(modelPath).catch((error: NodeJS.ErrnoException) => {
-    throw new Error(`cannot read ${modelPath} (${error.code ?? error.message}): point the backbone's source at the folder holding the model's folder`);
-  });
+/** A tfjs layers model from its files (`model.json` and the weight files it lists, by relative path); `origin` names them in errors. */
+export function parseTfjsLayersModel(files: ReadonlyMap<string, Uint8Array>, origin: string, options: TfjsLayersOptions): BackboneDescription {
+  const modelPath = `${origin}/model.json`;
+  const modelBytes = files.get('model.json');
+  if (!modelBytes) throw new Error(`${origin}: no model.json; give the folder of a tfjs layers model (model.json and its weight files)`);
   if (options.modelJsonSha256 !== undefined) {
     const actual = sha256Hex(modelBytes);
     if (actual !== options.modelJsonSha256) {
       throw new Error(`${modelPath}: sha256 is ${actual}, expected ${options.modelJsonSha256}; the file is not the expected model (replace it with a fresh copy)`);
     }
   }
-  const model = JSON.parse(modelBytes.toString('utf8')) as ModelJson;
+  const model = JSON.parse(Buffer.from(modelBytes).toString('utf8')) as ModelJson;
   const config = model.modelTopology.model_config?.config ?? model.modelTopology.config;
   if (!config?.layers) throw new Error(`${modelPath}: no modelTopology layers; is this a tfjs layers model (not a graph model)?`);
   checkSequential(config.layers, options.name);
-  const weights = await readWeights(directory, model.weightsManifest);
+  const weights = readWeights(files, origin, model.weightsManifest);
   return {
     name: options.name,
     input: options.input,
     layers: config.layers.flatMap((layer) => convertLayer(layer, weights, options.name)),
   };
+}
+
+/** Reads a tfjs layers model folder (tests and benchmarks; the pipeline hands the stage its files). */
+export async function loadTfjsLayersModel(directory: string, options: TfjsLayersOptions): Promise<BackboneDescription> {
+  const names = await readdir(directory).catch((error: NodeJS.ErrnoException) => {
+    throw new Error(`cannot read ${directory} (${error.code ?? error.message})`);
+  });
+  const files = new Map<string, Uint8Array>();
+  for (const name of names) files.set(name, await readFile(join(directory, name)));
+  return parseTfjsLayersModel(files, directory, options);
 }
