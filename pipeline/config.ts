@@ -398,7 +398,7 @@ const SHA256 = /^[0-9a-f]{64}$/;
 
 /**
  * An outside input: `{ path: P }` (relative to the config file's folder) or `{ url: U, sha256: H }`.
- * An empty path leaves an optional input unbound, so that a global like `mirror: ""` can switch it off.
+ * An empty path leaves an optional input unbound, so that a global like `mirror: ""` (or `--set mirror=`) can switch it off.
  */
 function outsideSource(source: Source, path: Path, key: string, inputName: string, spec: { kind: string; optional?: boolean }, value: unknown): OutsideSource | undefined {
   const example = `write \`${inputName}: { path: some/folder }\` (relative to the config's folder) or \`${inputName}: { url: https://..., sha256: <64 hex digits> }\``;
@@ -407,8 +407,8 @@ function outsideSource(source: Source, path: Path, key: string, inputName: strin
   }
   if (!isPlainObject(value)) throw source.error(path, key, `input "${inputName}" takes an outside file or folder, got ${describeValue(value)}`, example);
   const keys = Object.keys(value).sort().join(',');
-  if (keys === 'path' && typeof value.path === 'string') {
-    if (value.path === '') {
+  if (keys === 'path' && (typeof value.path === 'string' || value.path === null)) {
+    if (!value.path) {
       if (spec.optional) return undefined;
       throw source.error(path, key, `input "${inputName}" has an empty path`, example);
     }

@@ -3,7 +3,7 @@
 // model and lower it away from it, at every step; a second run must compute nothing.
 
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -51,6 +51,27 @@ describe('configs/smoke.yaml', () => {
 
   it('computes nothing on a second run', () => {
     expect(cli(['run', 'configs/smoke.yaml'], cacheDir)).toMatch(/32 cached/);
+  });
+
+  it('never uses damaged bytes: a damaged features file is found, recomputed first, and the report is the clean one', () => {
+    const outputsOf = (instance: string) => (JSON.parse(cli(['show', instance, 'configs/smoke.yaml', '--json'], cacheDir)) as { outputs: { output: string; path: string; sha256: string }[] }).outputs;
+    const cleanReport = outputsOf('report').map((output) => output.sha256);
+    const damageTestFeatures = () => {
+      const { path } = outputsOf('features@split=test')[0]!;
+      chmodSync(path, 0o644);
+      const bytes = readFileSync(path);
+      bytes.writeUInt32LE(0xefbeadde, Math.min(6_000_000, bytes.length - 8));
+      writeFileSync(path, bytes);
+    };
+    damageTestFeatures();
+    // The forced reference reads the damaged features: they are recomputed first (2 ran), not used.
+    expect(cli(['run', 'configs/smoke.yaml', '--force', 'reference'], cacheDir)).toMatch(/2 ran, 31 cached, 0 failed/);
+    expect(outputsOf('report').map((output) => output.sha256)).toEqual(cleanReport);
+    damageTestFeatures();
+    rmSync(outputsOf('reference').find((output) => output.output === 'desired')!.path);
+    cli(['run', 'configs/smoke.yaml'], cacheDir);
+    expect(outputsOf('report').map((output) => output.sha256)).toEqual(cleanReport);
+    expect(execFileSync(process.execPath, ['dist/pipeline/cli.js', 'verify', '--cache-dir', cacheDir], { encoding: 'utf8' })).toMatch(/all intact/);
   });
 
   it('is the same DAG as configs/cifar.yaml, on fewer images', () => {
