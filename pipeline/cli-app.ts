@@ -1,7 +1,8 @@
 // The `pipeline` command line: engine verbs plus the study's own commands.
 //
-// Exit codes: 0 ok; 1 a stage failed, or verify found damage; 2 config or usage error (nothing
-// ran); 3 the cache is in use and --no-wait was given; 130 interrupted.
+// Exit codes: 0 ok; 1 a stage failed, or verify found damage; 2 bad input (nothing ran): config
+// or usage error, or a cache that cannot be used as it is; 3 the cache is in use and --no-wait
+// was given; 130 interrupted.
 
 import type { Table } from './arrow.js';
 import yargs, { type Argv, type CommandModule } from 'yargs';
@@ -389,7 +390,8 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
         }),
       async (args) => {
         if (args['reset-history']) {
-          const aside = await setHistoryAside(resolveCacheDir(args['cache-dir']), { wait: args.wait, onWait: (holder) => reporterFor(stderr).waitingForLock(resolveCacheDir(args['cache-dir']), holder) });
+          const dir = resolveCacheDir(args['cache-dir']);
+          const aside = await setHistoryAside(dir, { wait: args.wait, onWait: (holder) => reporterFor(stderr).waitingForLock(dir, holder) });
           stderr.write(aside ? `set the run history aside as ${aside}; a fresh one starts now\n` : 'no run history to set aside\n');
         }
         await withCache(args, async (cache) => {
@@ -420,7 +422,9 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
     .version(false)
     .exitProcess(false)
     .fail((message, error) => {
-      throw error ?? new UserError(`${message}\n(see \`pipeline --help\`)`, EXIT.usage);
+      // yargs reports some usage errors (an option missing its value) as a YError.
+      if (error && error.name !== 'YError') throw error;
+      throw new UserError(`${message ?? error?.message}\n(see \`pipeline --help\`)`, EXIT.usage);
     });
 
   try {

@@ -167,6 +167,14 @@ describe('configs and options', () => {
     expect(result.stderr).toBe('error: --set: base=[1,2: the value "[1,2" is not YAML (Flow sequence must end with a ])\n  fix: write a YAML value: 3, word, [1, 2]; quote a string holding , [ ] { } or :\n');
   });
 
+  it('--jobs that is not a whole number, or has no value, is a usage error that says what was typed', async () => {
+    const cacheDir = join(folder(), 'cache');
+    expect(await cli('run', diamond, '--jobs', 'abc', '--cache-dir', cacheDir)).toMatchObject({ code: 2, stderr: 'error: --jobs abc: expected a whole number of at least 1\n' });
+    expect(await cli('run', diamond, '--jobs', '0', '--cache-dir', cacheDir)).toMatchObject({ code: 2, stderr: 'error: --jobs 0: expected a whole number of at least 1\n' });
+    expect(await cli('run', diamond, '--cache-dir', cacheDir, '--jobs')).toMatchObject({ code: 2, stderr: 'error: Not enough arguments following: jobs\n(see `pipeline --help`)\n' });
+    expect(existsSync(cacheDir)).toBe(false);
+  });
+
   it('a YAML alias bomb in a config is refused in one message, quickly', async () => {
     const dir = folder();
     const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
