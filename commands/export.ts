@@ -38,12 +38,13 @@ function splitReference(reference: string): { instance: string; output: string }
   return { instance: reference.slice(0, dot), output: reference.slice(dot + 1) };
 }
 
-/** Refuses an --out that is a folder, lies in a missing folder or inside the cache, or exists (without force). */
+/** Refuses an --out that is a folder or not a regular file, lies in a missing folder or inside the cache, or exists (without force). */
 function checkDestination(out: string, force: boolean, cacheDir: string): void {
   const folder = dirname(resolve(out));
   if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new SelectionError(`--out ${out}: the folder ${folder} does not exist; create it first, or write elsewhere`);
   const existing = statSync(out, { throwIfNoEntry: false });
   if (existing?.isDirectory()) throw new SelectionError(`--out ${out} is a folder; give a file name, e.g. --out ${join(out, 'export.txt')}`);
+  if (existing && !existing.isFile()) throw new SelectionError(`--out ${out} is not a regular file (a device or a pipe?); give a file name`);
   const cache = statSync(cacheDir, { throwIfNoEntry: false }) ? realpathSync(cacheDir) : resolve(cacheDir);
   const fromCache = relative(cache, join(realpathSync(folder), basename(out)));
   const outsideCache = fromCache === '..' || fromCache.startsWith(`..${sep}`) || isAbsolute(fromCache);

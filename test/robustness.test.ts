@@ -300,6 +300,7 @@ describe('export --out', () => {
     await expect(exportArtifact({ ...request, out }, registry)).rejects.toThrow(`--out ${out}: the folder ${join(dir, 'out')} does not exist; create it first, or write elsewhere`);
     mkdirSync(join(dir, 'out'));
     await expect(exportArtifact({ ...request, out: join(dir, 'out') }, registry)).rejects.toThrow(`--out ${join(dir, 'out')} is a folder; give a file name`);
+    await expect(exportArtifact({ ...request, out: '/dev/null', force: true }, registry)).rejects.toThrow('--out /dev/null is not a regular file');
     await expect(exportArtifact({ ...request, out: join(cacheDir, 'objects/features.libsvm') }, registry)).rejects.toThrow(/lies inside the cache .*, which only the pipeline writes/);
     await expect(exportArtifact({ ...request, out: join(cacheDir, 'features.libsvm') }, registry)).rejects.toThrow(/lies inside the cache/);
     await exportArtifact({ ...request, out }, registry);
