@@ -65,8 +65,8 @@ function readHolder(cacheDir: string): LockHolder | undefined {
 }
 
 /**
- * Takes the cache lock of an existing cache folder (see claimCacheFolder). When it is held: with `wait`, calls `onWait` once and polls until it is
- * free; without, throws CacheBusyError.
+ * Takes the lock of an existing cache folder (see claimCacheFolder). When it is held: with
+ * `wait`, calls `onWait` once and polls until it is free; without, throws CacheBusyError.
  */
 export async function acquireCacheLock(
   cacheDir: string,
