@@ -5,9 +5,10 @@
 // file to detect or steal. lock-holder.json only says who holds it, for the waiting message.
 
 import Database from 'better-sqlite3';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { CacheError } from './store.js';
 
 export interface LockHolder {
   readonly pid: number;
@@ -34,14 +35,23 @@ export interface CacheLock {
 
 const POLL_MS = 200;
 
+// lock.db holds no data, but it cannot be replaced automatically: two processes replacing it at
+// once could each lock their own copy. The user removes it, knowing that no pipeline is running.
+const DAMAGED_LOCK_FIX = 'make sure no pipeline uses this cache, then delete it (it holds no data; the next command recreates it)';
+
 function tryLock(cacheDir: string): Database.Database | undefined {
-  const database = new Database(join(cacheDir, 'lock.db'), { timeout: 0 });
+  const path = join(cacheDir, 'lock.db');
+  const info = statSync(path, { throwIfNoEntry: false });
+  if (info && !info.isFile()) throw new CacheError(path, 'is not a file, so it cannot hold the cache lock', DAMAGED_LOCK_FIX);
+  const database = new Database(path, { timeout: 0 });
   try {
     database.exec('BEGIN EXCLUSIVE');
     return database;
   } catch (error) {
     database.close();
-    if ((error as { code?: string }).code === 'SQLITE_BUSY') return undefined;
+    const code = (error as { code?: string }).code;
+    if (code === 'SQLITE_BUSY') return undefined;
+    if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw new CacheError(path, `is damaged (${(error as Error).message})`, DAMAGED_LOCK_FIX);
     throw error;
   }
 }
@@ -55,14 +65,13 @@ function readHolder(cacheDir: string): LockHolder | undefined {
 }
 
 /**
- * Takes the cache lock. When it is held: with `wait`, calls `onWait` once and polls until it is
- * free; without, throws CacheBusyError.
+ * Takes the lock of an existing cache folder (see claimCacheFolder). When it is held: with
+ * `wait`, calls `onWait` once and polls until it is free; without, throws CacheBusyError.
  */
 export async function acquireCacheLock(
   cacheDir: string,
   options: { wait: boolean; command: string; onWait?: (holder: LockHolder | undefined) => void },
 ): Promise<CacheLock> {
-  mkdirSync(cacheDir, { recursive: true });
   let announced = false;
   for (;;) {
     const database = tryLock(cacheDir);

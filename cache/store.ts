@@ -3,11 +3,77 @@
 // killed process leaves at worst a temporary file (removed by the next writer), never a torn
 // object. (The engine's history notes objects before they are renamed in, to remove any that a
 // killed run left unrecorded.)
+//
+// The cache folder carries a mark of its own (CACHEDIR.TAG, naming passeurs): the pipeline
+// deletes files only in a folder it marked, so a mistaken --cache-dir never empties a user's tmp/.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, closeSync, fstatSync, mkdirSync, openSync, readSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+
+/** A cache folder or file that cannot be used as it is. The message is one line: the path, what is wrong, the fix. */
+export class CacheError extends Error {
+  constructor(
+    readonly path: string,
+    readonly problem: string,
+    readonly fix: string,
+  ) {
+    super(`${path}: ${problem}; fix: ${fix}`);
+    this.name = 'CacheError';
+  }
+}
+
+const CACHE_TAG = 'CACHEDIR.TAG';
+// The Cache Directory Tagging Specification's signature: backup tools that follow it skip the folder.
+const CACHE_TAG_SIGNATURE = 'Signature: 8a477f597d28d172789f06886806bc55';
+const CACHE_TAG_TEXT = `${CACHE_TAG_SIGNATURE}
+# This file marks a passeurs pipeline cache (pipeline --cache-dir). The pipeline deletes files
+# only inside folders that carry this mark. See the Cache Directory Tagging Specification.
+`;
+/** What a cache made before the mark existed holds, and nothing else. */
+const UNMARKED_CACHE_ENTRIES = new Set(['history.db', 'history.db-wal', 'history.db-shm', 'history.db-journal', 'lock.db', 'lock.db-journal', 'lock-holder.json', 'objects', 'tmp']);
+
+function isMarked(dir: string): boolean {
+  try {
+    const text = readFileSync(join(dir, CACHE_TAG), 'utf8');
+    return text.startsWith(CACHE_TAG_SIGNATURE) && text.includes('passeurs pipeline cache');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks that `dir` is a cache, or may become one: a marked cache, a cache made before the mark
+ * (history.db and only cache files, adopted), an empty folder or a missing one. Anything else
+ * (a file, a folder of other things) throws CacheError. With `create`, makes the folder and its
+ * mark. Returns whether `dir` now holds a cache (false: missing or empty, nothing created).
+ */
+export function claimCacheFolder(dir: string, options: { create: boolean }): boolean {
+  let entries: string[] | undefined;
+  try {
+    if (!statSync(dir).isDirectory()) throw new CacheError(dir, 'is a file, not a cache folder', 'name a folder with --cache-dir or $PASSEURS_CACHE (a new one is created)');
+    entries = readdirSync(dir);
+  } catch (error) {
+    if (error instanceof CacheError) throw error;
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT') throw new CacheError(dir, `cannot be used as the cache folder (${code ?? String(error)})`, 'name a folder you can write with --cache-dir or $PASSEURS_CACHE');
+  }
+  if (entries !== undefined && isMarked(dir)) return true;
+  const unmarkedCache = entries !== undefined && entries.includes('history.db') && entries.every((entry) => UNMARKED_CACHE_ENTRIES.has(entry));
+  if (entries !== undefined && entries.length > 0 && !unmarkedCache) {
+    const shown = entries.slice(0, 3).join(', ') + (entries.length > 3 ? ', ...' : '');
+    throw new CacheError(
+      dir,
+      `not a passeurs cache (no ${CACHE_TAG}) and not empty (${shown}); the pipeline deletes files in its cache, so it uses only a folder it made`,
+      'name a new or empty folder with --cache-dir or $PASSEURS_CACHE',
+    );
+  }
+  if (!options.create) return unmarkedCache;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, CACHE_TAG), CACHE_TAG_TEXT);
+  return true;
+}
 
 export interface StoredObject {
   readonly hash: string;
@@ -16,6 +82,8 @@ export interface StoredObject {
 }
 
 const HASH_CHUNK_BYTES = 8 * 1024 * 1024;
+/** `<sha256>.<extension>`, as write() names objects. */
+const OBJECT_FILE = /^([0-9a-f]{64})\.([a-z0-9]{1,16})$/;
 
 export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
@@ -98,32 +166,63 @@ export class ArtifactStore {
     await rename(tmpPath, finalPath);
   }
 
+  /** The bytes of an object, checked against its sha256: damaged bytes throw CacheError, never reach a reader. */
   read(object: StoredObject): Uint8Array {
-    return readWholeFile(this.pathOf(object));
+    const path = this.pathOf(object);
+    const bytes = readWholeFile(path);
+    if (sha256(bytes) !== object.hash) {
+      throw new CacheError(path, 'damaged: its bytes no longer match the sha256 it is named by', 'run `pipeline verify` (it deletes damaged artifacts; the next run recomputes them)');
+    }
+    return bytes;
   }
 
-  remove(object: { hash: string; extension: string }): void {
-    rmSync(this.pathOf(object), { force: true });
+  /** Deletes an object file; returns the bytes it held, or undefined when there was none. */
+  remove(object: { hash: string; extension: string }): number | undefined {
+    const path = this.pathOf(object);
+    let size: number;
+    try {
+      size = statSync(path).size;
+    } catch {
+      return undefined;
+    }
+    rmSync(path, { force: true });
+    return size;
   }
 
-  /** Every object file present, as hash + extension + size. */
+  /** Every object file present, as hash + extension + size; anything else in objects/ is a stray (see strays). */
   list(): StoredObject[] {
+    return this.scan().objects;
+  }
+
+  /** Paths under objects/ that are not objects (a file put there by hand, a folder in a shard): never deleted by the pipeline. */
+  strays(): string[] {
+    return this.scan().strays;
+  }
+
+  private scan(): { objects: StoredObject[]; strays: string[] } {
     const objects: StoredObject[] = [];
+    const strays: string[] = [];
     let shards: string[];
     try {
       shards = readdirSync(this.objectsDir);
     } catch {
-      return objects;
+      return { objects, strays };
     }
-    for (const shard of shards) {
-      for (const file of readdirSync(join(this.objectsDir, shard))) {
-        const dot = file.indexOf('.');
-        const hash = file.slice(0, dot);
-        const extension = file.slice(dot + 1);
-        objects.push({ hash, extension, size: statSync(join(this.objectsDir, shard, file)).size });
+    for (const shard of shards.sort()) {
+      const shardPath = join(this.objectsDir, shard);
+      if (!/^[0-9a-f]{2}$/.test(shard) || !statSync(shardPath).isDirectory()) {
+        strays.push(shardPath);
+        continue;
+      }
+      for (const file of readdirSync(shardPath).sort()) {
+        const path = join(shardPath, file);
+        const match = OBJECT_FILE.exec(file);
+        const info = statSync(path);
+        if (!match || !match[1]!.startsWith(shard) || !info.isFile()) strays.push(path);
+        else objects.push({ hash: match[1]!, extension: match[2]!, size: info.size });
       }
     }
-    return objects;
+    return { objects, strays };
   }
 
   /** Removes temporary files left by killed writers. Call only while holding the cache lock. */

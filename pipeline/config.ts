@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parse as parseYaml, parseDocument, type Document } from 'yaml';
+import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import type { OutsideSource } from './outside.js';
 import type { AnyStage, Coordinate, ParamSpec } from './stage.js';
 
@@ -250,7 +250,11 @@ function parseOverrides(overrides: readonly string[], globals: Record<string, un
     const equals = override.indexOf('=');
     if (equals <= 0) throw fail('expected name=value', 'write --set subset=100 or --set stage_name.param=value');
     const path = override.slice(0, equals);
-    const value: unknown = parseYaml(override.slice(equals + 1));
+    const text = override.slice(equals + 1);
+    const document = parseDocument(text);
+    const yamlError = document.errors[0];
+    if (yamlError) throw fail(`the value ${JSON.stringify(text)} is not YAML (${firstLineOf(yamlError.message)})`, "write a YAML value: 3, word, [1, 2]; quote a string holding , [ ] { } or :");
+    const value = toPlainValue(document, () => fail('the value expands YAML aliases too many times', 'write the value out without aliases'));
     const dot = path.indexOf('.');
     if (dot < 0) {
       if (!(path in globals)) throw fail(`there is no global param "${path}"`, suggest(path, Object.keys(globals), 'global params'));
@@ -453,12 +457,28 @@ function sortTopologically(source: Source, instances: readonly StageInstance[], 
   }
 }
 
+function firstLineOf(message: string): string {
+  return message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
+}
+
+/** The document's value; the yaml library refuses alias expansions that would blow up memory (billion laughs). */
+function toPlainValue(document: Document, excessiveAliases: () => ConfigError): unknown {
+  try {
+    return document.toJS();
+  } catch (error) {
+    if (error instanceof ReferenceError && /alias/i.test(error.message)) throw excessiveAliases();
+    throw error;
+  }
+}
+
 /** Parses, expands and validates a config text. Throws ConfigError. */
 export function parsePipeline(text: string, file: string, registry: readonly AnyStage[], overrides: readonly string[] = []): Pipeline {
   const source = new Source(file, text);
   const yamlError = source.document.errors[0];
   if (yamlError) throw new ConfigError(file, source.lineAt(yamlError.pos[0]), '(yaml)', yamlError.message.split('\n')[0]!, 'fix the YAML syntax at that line');
-  const root: unknown = source.document.toJS();
+  const root = toPlainValue(source.document, () =>
+    new ConfigError(file, 0, '(yaml)', 'its aliases (*name) expand to too many values (a YAML alias bomb?)', 'write the values out, or use aliases sparingly'),
+  );
   if (!isPlainObject(root)) throw source.error([], '(top level)', 'expected a map with `params:` and `stages:`', 'start the file with `stages:`');
   for (const key of Object.keys(root)) {
     if (key !== 'params' && key !== 'stages') throw source.error([key], key, `unknown top-level key "${key}"`, suggest(key, ['params', 'stages'], 'top-level keys'));

@@ -4,8 +4,8 @@
 // the store, so a row means "these artifacts are complete". Executions record what each run did.
 
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
+import { CacheError } from '../cache/store.js';
 import type { ArtifactKind, Metrics } from './stage.js';
 import type { InputHashes } from './hashing.js';
 import type { StatCache, StatRecord } from './outside.js';
@@ -166,15 +166,31 @@ export class History {
   private readonly db: Database.Database;
   private readonly outputsByKey: Database.Statement<[string], StoredOutput>;
 
-  constructor(cacheDir: string) {
-    mkdirSync(cacheDir, { recursive: true });
-    this.db = new Database(join(cacheDir, 'history.db'), { timeout: 10_000 });
-    this.db.pragma('journal_mode = WAL');
-    // WAL with NORMAL sync cannot corrupt the database on a crash; at worst the last commits are lost
-    // on power failure, and a lost result row only makes a stage recompute.
-    this.db.pragma('synchronous = NORMAL');
-    this.db.pragma('foreign_keys = ON');
-    this.db.exec(SCHEMA);
+  /**
+   * Opens (or creates) the history in `file`; without a file, an empty history in memory (for
+   * reading a cache that does not exist, without creating it). A damaged file throws CacheError.
+   */
+  constructor(file?: string) {
+    const damaged = (problem: string) =>
+      new CacheError(file!, problem, 'run `pipeline verify --reset-history`: it sets this file aside and starts a fresh history (artifacts are kept; results are recomputed)');
+    if (file !== undefined && statSync(file, { throwIfNoEntry: false })?.isFile() === false) throw damaged('is not a file, so it cannot hold the run history');
+    this.db = new Database(file ?? ':memory:', { timeout: 10_000 });
+    try {
+      this.db.pragma('journal_mode = WAL');
+      // WAL with NORMAL sync cannot corrupt the database on a crash; at worst the last commits are lost
+      // on power failure, and a lost result row only makes a stage recompute.
+      this.db.pragma('synchronous = NORMAL');
+      this.db.pragma('foreign_keys = ON');
+      // A truncated or overwritten file must fail here, with its name, not in the middle of a run.
+      const check = this.db.pragma('quick_check(1)', { simple: true });
+      if (check !== 'ok') throw damaged(`is damaged (${String(check)})`);
+      this.db.exec(SCHEMA);
+    } catch (error) {
+      this.db.close();
+      const code = (error as { code?: string }).code;
+      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw damaged(`is damaged (${(error as Error).message})`);
+      throw error;
+    }
     this.outputsByKey = this.db.prepare(
       'SELECT o.output, o.kind, o.hash, o.extension, o.size FROM result_outputs o JOIN results r ON r.key = o.key WHERE o.key = ? ORDER BY o.output',
     );

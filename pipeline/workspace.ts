@@ -53,10 +53,10 @@ export class Workspace {
     this.plan = planPipeline(cache, pipeline);
   }
 
-  /** Parses the config (throws ConfigError) and opens its cache. Close it when done. */
+  /** Parses the config (throws ConfigError) and opens its cache to read (creating nothing). Close it when done. */
   static open(options: WorkspaceOptions): Workspace {
     const pipeline = loadPipeline(options.config, options.stages, options.overrides ?? []);
-    return new Workspace(pipeline, openCache(resolveCacheDir(options.cacheDir)));
+    return new Workspace(pipeline, openCache(resolveCacheDir(options.cacheDir), 'read'));
   }
 
   close(): void {

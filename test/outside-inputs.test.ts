@@ -164,7 +164,7 @@ describe('input verification', () => {
     const summary = await rerun(box);
     expect(executed(summary)).toEqual(['a', 'b@k=1']);
     expect(box.cache.history.eventsOf(summary.runId)).toEqual([
-      { instance: 'b@k=1', kind: 'damaged input', detail: expect.stringMatching(/^a\.numbers: the stored bytes hash to .* removed it and recomputing a$/) },
+      { instance: 'b@k=1', kind: 'damaged input', detail: expect.stringMatching(/^a\.numbers: .*damaged: its bytes no longer match the sha256 .*; removed it and recomputing a$/) },
     ]);
     expect(box.outputHashes()).toEqual(clean.outputHashes());
   });

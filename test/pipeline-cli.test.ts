@@ -52,7 +52,7 @@ describe('pipeline CLI verbs', () => {
     expect((await pipeline('dag', diamond, '--format', 'mermaid')).stdout).toContain('s1 -->|"numbers -> previous"| s2');
     expect((await pipeline('dag', diamond, '--format', 'dot')).stdout).toContain('"b@k=2" -> "crunch" [label="table -> table"];');
     expect((await pipeline('dag', diamond, '--format', 'svg')).code).toBe(2);
-    expect(await pipeline('run', diamond, '--jobs', 'two')).toMatchObject({ code: 2, stderr: 'error: --jobs NaN: expected a whole number of at least 1\n' });
+    expect(await pipeline('run', diamond, '--jobs', 'two')).toMatchObject({ code: 2, stderr: 'error: --jobs two: expected a whole number of at least 1\n' });
   });
 
   it('history lists runs and executions; compare shows params and metrics side by side', async () => {

@@ -58,6 +58,8 @@ export function writeLiblinearModel(model: LinearSvmModel): string {
 }
 
 export interface ReadModelOptions {
+  /** The file the text came from, named in errors (default: "LIBLINEAR model file"). */
+  readonly file?: string;
   /** Class names indexed by label (default: the labels as text). */
   readonly classes?: readonly string[];
   /** Pad the weights with zeros up to this many features (liblinear-train counts only up to the last nonzero feature). */
@@ -67,17 +69,28 @@ export interface ReadModelOptions {
   readonly eps?: number;
 }
 
+const HEADER_KEYS = ['solver_type', 'nr_class', 'label', 'nr_feature', 'bias', 'w'];
+
+/** A word of the file as an error may show it: at most 24 characters, escaped, so that no other file's contents end up in a log. */
+function quote(token: string | undefined): string {
+  if (token === undefined) return 'the end of the file';
+  return JSON.stringify(token.length > 24 ? `${token.slice(0, 24)}...` : token);
+}
+
 /** Reads a liblinear-train model file of solver type -s 1 or -s 2 (labels must be class indices 0..255). */
 export function readLiblinearModel(text: string, options: ReadModelOptions = {}): LinearSvmModel {
   const tokens = text.split(/\s+/).filter((token) => token.length > 0);
   let at = 0;
   const fail = (message: string): never => {
-    throw new Error(`LIBLINEAR model file: ${message}`);
+    throw new Error(`${options.file ?? 'LIBLINEAR model file'}: ${message}`);
   };
+  if (!HEADER_KEYS.includes(tokens[0] ?? '')) {
+    fail(`not a liblinear-train model file: it starts with ${quote(tokens[0])}, not solver_type (train one with liblinear-train -s 1 or -s 2)`);
+  }
   const nextNumber = (what: string) => {
     const token = tokens[at++];
     const value = Number(token);
-    if (token === undefined || Number.isNaN(value)) fail(`expected a number for ${what}, found '${token ?? 'end of file'}'`);
+    if (token === undefined || Number.isNaN(value)) fail(`expected a number for ${what}, found ${quote(token)}`);
     return value;
   };
   let solver: SvmSolver | undefined;
@@ -92,20 +105,26 @@ export function readLiblinearModel(text: string, options: ReadModelOptions = {})
     if (key === 'solver_type') {
       const name = tokens[at++];
       solver = SVM_SOLVERS.find((candidate) => LIBLINEAR_SOLVER[candidate].name === name);
-      if (!solver) fail(`solver_type ${name} is not supported (only L2R_L2LOSS_SVC_DUAL, -s 1, and L2R_L2LOSS_SVC, -s 2)`);
-    } else if (key === 'nr_class') classCount = nextNumber('nr_class');
+      if (!solver) fail(`solver_type ${quote(name)} is not supported (only L2R_L2LOSS_SVC_DUAL, -s 1, and L2R_L2LOSS_SVC, -s 2)`);
+    } else if (key === 'nr_class') {
+      classCount = nextNumber('nr_class');
+      if (!Number.isInteger(classCount) || classCount < 2 || classCount > 256) fail(`nr_class ${classCount} is not a number of classes 2..256`);
+    }
     else if (key === 'label') labels = Array.from({ length: classCount }, () => nextNumber('label'));
     else if (key === 'nr_feature') featureCount = nextNumber('nr_feature');
     else if (key === 'bias') bias = nextNumber('bias');
-    else fail(`unknown header entry '${key}'`);
+    else fail(`unknown header entry ${quote(key)}`);
   }
   if (!solver) fail('no solver_type line');
   if (classCount < 2 || labels.length !== classCount) fail(`needs nr_class >= 2 and a label line before it ends (nr_class ${classCount})`);
   for (const label of labels) if (!Number.isInteger(label) || label < 0 || label > 255) fail(`label ${label} is not a class index 0..255`);
   if (featureCount < 0) fail('no nr_feature line');
+  if (!Number.isInteger(featureCount)) fail(`nr_feature ${featureCount} is not a whole number`);
   const dimension = options.dimension ?? featureCount;
   if (dimension < featureCount) fail(`has ${featureCount} features, more than the requested dimension ${dimension}`);
   const rows = decisionRows(classCount);
+  // Before allocating: a damaged header must not ask for more weights than the file could hold.
+  if (featureCount * rows > tokens.length) fail(`nr_feature ${featureCount} needs ${featureCount * rows} weights; the file has ${tokens.length} words in all`);
   const weights = new Float64Array(rows * dimension);
   const biasWeights = new Float64Array(rows);
   for (let j = 0; j < featureCount; j++) for (let r = 0; r < rows; r++) weights[r * dimension + j] = nextNumber(`feature ${j + 1}`);
