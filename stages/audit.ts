@@ -45,7 +45,7 @@ export const auditStage = defineStage({
     alpha: { type: 'number', default: 0.05, min: 0, max: 1, description: 'Level of the one-sided test: a model is flagged when p <= alpha' },
     confidence: { type: 'number', default: 0.95, min: 0, max: 1, description: 'Confidence of the two-sided interval of the gap' },
     false_flag_splits: { type: 'integer', default: 100, min: 1, description: 'Random public/private re-splits of the fair model' },
-    seed: { type: 'integer', default: 2, min: 0, description: 'Seed of the re-splits' },
+    seed: { type: 'integer', default: 2, min: 0, description: "Seed of the re-splits (another stream than split-test-set's default seed 1)" },
     inflations: { type: 'list', items: 'number', default: [1, 2, 3, 5, 10, 15], description: 'Inflations (points of accuracy) of the power table' },
     power: { type: 'number', default: 0.8, min: 0, max: 1, description: 'Power the auditor wants' },
     max_private: { type: 'integer', default: 100000, min: 1, description: 'Largest private sample searched in the power table' },
