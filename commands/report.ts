@@ -8,6 +8,15 @@ import { Workspace } from '../pipeline/workspace.js';
 import { stages } from '../stages/index.js';
 import { reportStage } from '../stages/report.js';
 import { REPORT_FORMATS, renderReport, reportDataFromJson, type ReportFormat } from '../stages/report-tables.js';
+import { auditReportStage } from '../stages/audit-report.js';
+import { auditReportFromJson, renderAuditReport } from '../stages/audit-tables.js';
+import type { JsonValue } from '../pipeline/stage.js';
+
+/** The stages whose `rows` this command prints, and how each renders them. */
+const RENDERERS: ReadonlyMap<string, (rows: JsonValue, where: string, format: ReportFormat) => string> = new Map([
+  [reportStage.name, (rows: JsonValue, where: string, format: ReportFormat) => renderReport(reportDataFromJson(rows, where), format)],
+  [auditReportStage.name, (rows: JsonValue, where: string, format: ReportFormat) => renderAuditReport(auditReportFromJson(rows, where), format)],
+]);
 
 export interface ReportRequest {
   readonly config: string;
@@ -22,9 +31,11 @@ export interface ReportRequest {
 export async function reportText(request: ReportRequest, registry: readonly AnyStage[] = stages): Promise<string> {
   const workspace = Workspace.open({ config: request.config, stages: registry, cacheDir: request.cacheDir, overrides: request.overrides });
   try {
-    const reports = workspace.instances().filter((instance) => instance.stageType === reportStage.name);
+    const reports = workspace.instances().filter((instance) => RENDERERS.has(instance.stageType));
     const names = reports.map((instance) => instance.name);
-    if (reports.length === 0) throw new SelectionError(`${request.config} has no stage that uses '${reportStage.name}'; add one to print its table`);
+    if (reports.length === 0) {
+      throw new SelectionError(`${request.config} has no stage that uses '${[...RENDERERS.keys()].join("' or '")}'; add one to print its table`);
+    }
     if (request.instance !== undefined && !names.includes(request.instance)) {
       throw new SelectionError(`${request.config} has no report instance '${request.instance}'; its report instances: ${names.join(', ')}`);
     }
@@ -32,8 +43,8 @@ export async function reportText(request: ReportRequest, registry: readonly AnyS
       throw new SelectionError(`${request.config} has several report instances (${names.join(', ')}); pick one with --instance`);
     }
     const name = request.instance ?? names[0];
-    const rows = await workspace.load<'json'>(name, 'rows');
-    return renderReport(reportDataFromJson(rows, `${name}.rows`), request.format);
+    const render = RENDERERS.get(reports.find((instance) => instance.name === name)!.stageType)!;
+    return render(await workspace.load<'json'>(name, 'rows'), `${name}.rows`, request.format);
   } finally {
     workspace.close();
   }

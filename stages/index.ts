@@ -9,6 +9,11 @@ import { refitStage } from './refit.js';
 import { evaluateStage } from './evaluate.js';
 import { reportStage } from './report.js';
 import { importLiblinearModelStage } from './import-liblinear-model.js';
+import { splitTestSetStage } from './split-test-set.js';
+import { madeUpModelStage } from './made-up-model.js';
+import { auditStage } from './audit.js';
+import { detectStage } from './detect.js';
+import { auditReportStage } from './audit-report.js';
 
 export const stages: readonly AnyStage[] = [
   downloadStage,
@@ -20,4 +25,9 @@ export const stages: readonly AnyStage[] = [
   evaluateStage,
   reportStage,
   importLiblinearModelStage,
+  splitTestSetStage,
+  madeUpModelStage,
+  auditStage,
+  detectStage,
+  auditReportStage,
 ];

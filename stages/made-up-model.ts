@@ -1,0 +1,45 @@
+// The auditor's stand-in for the desired model it does not know: the same fair training, on the
+// auditor's own clean features, with the labels shuffled. The model has the scale and the support
+// of a real SVM on these features (its weights sit where the features vary), but it carries no
+// information about the classes, nor about the vendor's desired model. Perturbing images toward
+// it gives the auditor examples of the ±1 signature to train a blind detector on.
+
+import { defineStage } from '../pipeline/stage.js';
+import { tableToFeatureSet } from '../data/tables.js';
+import { seededUniform } from '../numerics/random.js';
+import { fitLinearSvm, modelToTable } from '../numerics/svm/index.js';
+import { describeFit, svmParamSchema, svmParams } from './svm-params.js';
+
+export const madeUpModelStage = defineStage({
+  name: 'made-up-model',
+  version: 1,
+  description: "Fits the fair SVM on the auditor's clean features with shuffled labels: a desired model made up by the auditor",
+  allCores: (params) => params.solver === 'primal-newton',
+  params: {
+    ...svmParamSchema,
+    seed: { type: 'integer', default: 1, min: 0, description: 'Seed of the label shuffle' },
+  },
+  inputs: {
+    features: { kind: 'table', description: "The auditor's clean features" },
+  },
+  outputs: {
+    model: { kind: 'table', description: 'SVM fit on the features with their labels shuffled' },
+  },
+  async run(inputs, params, context) {
+    const features = tableToFeatureSet(inputs.features);
+    const labels = Uint8Array.from(features.labels);
+    const random = seededUniform(params.seed);
+    for (let i = labels.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [labels[i], labels[j]] = [labels[j], labels[i]];
+    }
+    const model = await fitLinearSvm({ ...features, labels }, svmParams(params), {
+      threads: context.threads,
+      signal: context.signal,
+      what: "made-up-model input 'features'",
+      onProgress: (done, total, unit) => context.progress(done, total, unit),
+    });
+    context.log(describeFit(model));
+    return { model: modelToTable(model) };
+  },
+});
