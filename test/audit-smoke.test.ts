@@ -13,7 +13,7 @@ import type { AuditReport } from '../stages/audit-tables.js';
 const cli = (args: string[], cacheDir: string) =>
   execFileSync(
     process.execPath,
-    ['dist/pipeline/cli.js', ...args, '--cache-dir', cacheDir, '--set', 'subset=100', '--set', `mirror=${process.env.PASSEURS_TEST_CIFAR}`, '--set', 'data.sources=[mirror]'],
+    ['dist/pipeline/cli.js', ...args, '--cache-dir', cacheDir, '--set', 'subset=100', '--set', `mirror=${process.env.PASSEURS_TEST_CIFAR}`],
     { encoding: 'utf8', timeout: 900_000 },
   );
 

@@ -2,19 +2,18 @@
 // (the first 100 images of each class): deterministic, stratified and disjoint.
 
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadCifar10 } from '../data/cifar10.js';
 import { imageSetToTable, tableToImageSet, IMAGE_BYTES, type ImageSet } from '../data/tables.js';
 import { tableToIPC } from '../pipeline/arrow.js';
 import { splitTestSetStage } from '../stages/split-test-set.js';
 import { stratifiedSplit } from '../numerics/audit/split.js';
 import { seededUniform } from '../numerics/random.js';
-import { testCifarFolder } from './global-setup.js';
+import { loadTestCifar } from './global-setup.js';
 
 const context = { progress() {}, log() {}, signal: new AbortController().signal, threads: 1 };
 
 let test: ImageSet;
 beforeAll(async () => {
-  test = (await loadCifar10({ sources: ['mirror'], mirror: testCifarFolder(), subset: 100 })).test;
+  test = (await loadTestCifar(100)).test;
 });
 
 const split = (publicFraction = 0.5, seed = 1) => splitTestSetStage.run({ images: imageSetToTable(test) }, { public_fraction: publicFraction, seed }, context);

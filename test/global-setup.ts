@@ -83,3 +83,9 @@ export function testCifarFolder(): string {
   if (!path) throw new Error(`${TEST_CIFAR_ENV} is not set: run the tests through vitest, whose globalSetup (test/global-setup.ts) provides it`);
   return path;
 }
+
+/** The first `subset` images per class of the verified folder (0: all), read as the download stage reads a mirror. */
+export function loadTestCifar(subset: number): ReturnType<typeof loadCifar10> {
+  const folder = testCifarFolder();
+  return loadCifar10({ sources: [], mirror: readOutsidePath({ path: folder, written: folder }, noStatCache).value, subset });
+}

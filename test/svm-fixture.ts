@@ -5,13 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadCifar10 } from '../data/cifar10.js';
 import type { FeatureSet, ImageSet } from '../data/tables.js';
 import { loadMobileNet } from '../numerics/backbones/mobilenet.js';
 import { createEngine } from '../numerics/engines/index.js';
 import { readLiblinearModel, writeLibsvmFile, type LinearSvmModel } from '../numerics/svm/index.js';
-import { testCifarFolder } from './global-setup.js';
-import { noStatCache, readOutsidePath } from '../pipeline/outside.js';
+import { loadTestCifar } from './global-setup.js';
 import { MODELS } from './support/test-images.js';
 
 export interface FeatureSetting {
@@ -21,12 +19,7 @@ export interface FeatureSetting {
 
 /** MobileNet features of the first `perClass` train and test images of each class, computed as the featurize stage does. */
 export async function realFeatures(perClass: { train: number; test: number }, setting: FeatureSetting): Promise<{ train: FeatureSet; test: FeatureSet }> {
-  const folder = testCifarFolder();
-  const mirror = readOutsidePath({ path: folder, written: folder }, noStatCache).value;
-  const [{ train }, { test }] = await Promise.all([
-    loadCifar10({ sources: [], mirror, subset: perClass.train }),
-    loadCifar10({ sources: [], mirror, subset: perClass.test }),
-  ]);
+  const [{ train }, { test }] = await Promise.all([loadTestCifar(perClass.train), loadTestCifar(perClass.test)]);
   const backbone = await loadMobileNet(MODELS);
   const engine = await createEngine('onnx', backbone, { ...setting, threads: 2, batchSize: 100 });
   try {
