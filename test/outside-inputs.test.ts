@@ -1,6 +1,9 @@
 // Outside inputs (files and folders a config names) and input verification: the engine hashes
 // what a stage reads, so a cached result always names the bytes it was computed from.
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chmodSync, mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -123,6 +126,33 @@ describe('outside inputs', () => {
       expect(summary.executions.find((execution) => execution.instance === 'use')!.status).toBe('skipped');
       expect(reasonsOf(box, 'src')[0]).toMatch(/^outside input unreadable: /);
     }
+  });
+
+  it('fetches a URL pinned by its sha256, refuses other bytes, and fails fast with a fix when nothing answers', async () => {
+    const server = createServer((_request, response) => response.end('4 5 6'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/numbers.txt`;
+    const box = sandbox('');
+    const withUrl = (target: string, sha256: string) => `
+stages:
+  - { name: src, uses: source, inputs: { text: { url: ${JSON.stringify(target)}, sha256: ${sha256} } } }
+`;
+    try {
+      box.setConfig(withUrl(url, createHash('sha256').update('4 5 6').digest('hex')));
+      expect(executed(await box.run())).toEqual(['src']);
+      expect(await loadNumbers(box, 'src')).toEqual([4, 5, 6]);
+      box.setConfig(withUrl(url, 'f'.repeat(64)));
+      const refused = (await box.run()).executions[0]!;
+      expect(refused.status).toBe('failed');
+      expect(refused.error).toMatch(/sha256 is [0-9a-f]{64}, the config pins f{64}; refusing it/);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    box.setConfig(withUrl(url, 'f'.repeat(64)));
+    const started = performance.now();
+    const offline = (await box.run()).executions[0]!;
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(offline.error).toMatch(/cannot download \(ECONNREFUSED\); offline, give a local copy as \{ path: \.\.\. \} instead/);
   });
 
   it('a missing file is a failed stage naming the path', async () => {
