@@ -22,7 +22,7 @@ export const importLiblinearModelStage = defineStage({
     if (inputs.file.kind !== 'file') throw new Error(`import-liblinear-model: ${inputs.file.origin} is a folder; bind the model file itself`);
     const features = tableToFeatureSet(inputs.features);
     const text = Buffer.from([...inputs.file.files.values()][0]!).toString('utf8');
-    const model = readLiblinearModel(text, { classes: features.classes, dimension: features.dimension });
+    const model = readLiblinearModel(text, { classes: features.classes, dimension: features.dimension, file: inputs.file.origin });
     return { model: modelToTable(model) };
   },
 });

@@ -206,3 +206,22 @@ async function loadNumbers(box: Sandbox, instance: string): Promise<number[]> {
   const stored = freshness.outputs.find((output) => output.output === 'numbers')!;
   return (JSON.parse(Buffer.from(box.cache.store.read(stored)).toString('utf8')) as { values: number[] }).values;
 }
+
+describe('import-liblinear-model', () => {
+  it('names the file it was given and quotes at most a short prefix of something that is not a model', async () => {
+    const { importLiblinearModelStage } = await import('../stages/import-liblinear-model.js');
+    const { featureSetToTable } = await import('../data/tables.js');
+    const features = featureSetToTable({ count: 2, dimension: 3, labels: Uint8Array.from([0, 1]), features: new Float32Array(6), classes: ['cat', 'dog'], description: {} });
+    const config = readFileSync('configs/cifar.yaml');
+    const file = { origin: 'configs/cifar.yaml', kind: 'file' as const, files: new Map([['cifar.yaml', new Uint8Array(config)]]) };
+    const context = { progress() {}, log() {}, signal: new AbortController().signal, threads: 1 };
+    const error = await importLiblinearModelStage.run({ file, features }, {}, context).then(
+      () => undefined,
+      (caught: Error) => caught,
+    );
+    expect(error?.message).toContain('configs/cifar.yaml');
+    expect(error!.message.split('\n')).toHaveLength(1);
+    expect(error!.message.length).toBeLessThan(300);
+    expect(error!.message).not.toContain('feature_layer');
+  });
+});
