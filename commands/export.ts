@@ -4,6 +4,7 @@
 
 import { rename, writeFile } from 'node:fs/promises';
 import type { Argv, CommandModule } from 'yargs';
+import { DEFAULT_CONFIG } from '../pipeline/config.js';
 import { SelectionError } from '../pipeline/engine.js';
 import { Workspace } from '../pipeline/workspace.js';
 import type { AnyStage } from '../pipeline/stage.js';
@@ -13,6 +14,12 @@ import { tableToModel, writeLiblinearModel, writeLibsvmFile } from '../numerics/
 
 export const EXPORT_FORMATS = ['libsvm', 'liblinear'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Which tables each format writes, told apart by a column only they have. */
+const EXPORTABLE: readonly { format: ExportFormat; column: string; what: string; example: string }[] = [
+  { format: 'libsvm', column: 'features', what: 'a feature table', example: 'features@split=test.features' },
+  { format: 'liblinear', column: 'weights', what: 'a model', example: 'reference.desired' },
+];
 
 export interface ExportRequest {
   /** `instance.output`, e.g. `features@split=test.features` or `reference.desired`. */
@@ -43,6 +50,12 @@ export async function exportArtifact(request: ExportRequest, registry: readonly 
     if (!declared) throw new SelectionError(`${instance} has no output '${output}'; its outputs: ${info.outputs.map((o) => o.name).join(', ')}`);
     if (declared.kind !== 'table') throw new SelectionError(`${request.reference} is a ${declared.kind}, not a feature table or a model`);
     const table = await workspace.load<'table'>(instance, output);
+    const found = EXPORTABLE.find((candidate) => table.getChild(candidate.column) !== null);
+    if (found?.format !== request.format) {
+      const wanted = EXPORTABLE.find((candidate) => candidate.format === request.format)!;
+      const fix = found ? `for ${found.what} use --format ${found.format}` : `export ${EXPORTABLE.map((candidate) => `${candidate.what} (e.g. ${candidate.example})`).join(' or ')}`;
+      throw new SelectionError(`${request.reference} is ${found?.what ?? `a table of ${table.schema.fields.map((field) => field.name).join(', ')}`}; --format ${request.format} writes ${wanted.what} (e.g. ${wanted.example}); ${fix}`);
+    }
     const temporary = `${request.out}.partial`;
     if (request.format === 'libsvm') {
       await writeLibsvmFile(tableToFeatureSet(table), temporary);
@@ -70,10 +83,12 @@ export const exportCommand: CommandModule<object, ExportArguments> = {
   builder: (yargs: Argv) =>
     yargs
       .positional('reference', { type: 'string', demandOption: true, describe: 'instance.output, e.g. features@split=test.features or reference.desired' })
-      .positional('config', { type: 'string', default: 'configs/cifar.yaml', describe: 'pipeline config (YAML)' })
+      .positional('config', { type: 'string', default: DEFAULT_CONFIG, describe: 'pipeline config (YAML)' })
       .option('format', { choices: EXPORT_FORMATS, demandOption: true, describe: 'libsvm: features; liblinear: a model' })
       .option('out', { type: 'string', demandOption: true, describe: 'file to write' })
-      .option('set', { type: 'string', array: true, describe: 'config overrides, name=value or stage.param=value' }),
+      .option('set', { type: 'string', array: true, describe: 'config overrides, name=value or stage.param=value' })
+      .example('$0 export features@split=test.features configs/smoke.yaml --format libsvm --out test.libsvm', 'features for liblinear-train / liblinear-predict')
+      .example('$0 export reference.desired configs/smoke.yaml --format liblinear --out desired.model', "the desired model in LIBLINEAR's model format"),
   handler: async (args) => {
     await exportArtifact({ reference: args.reference, config: args.config, format: args.format, out: args.out, cacheDir: args['cache-dir'], overrides: args.set });
   },

@@ -8,6 +8,7 @@ import type { Cache } from './cache-handle.js';
 import type { InputBinding, Pipeline, StageInstance } from './config.js';
 import { canonicalJson, instanceKey, type InputHashes } from './hashing.js';
 import type { ExecutionStart, ExecutionStatus, RunStatus, StoredOutput } from './history.js';
+import { projectCommit } from './provenance.js';
 import { silentReporter, type RunReporter, type StageOutcome } from './progress.js';
 import { usesAllCores, type AnyStage, type ArtifactKind, type ArtifactValues, type Metrics, type StageContext } from './stage.js';
 
@@ -79,14 +80,14 @@ function keyOf(instance: StageInstance, inputs: InputHashes): string {
   return instanceKey({ stageType: instance.stage.name, stageVersion: instance.stage.version, params: instance.params, inputs });
 }
 
-/** Why a key has no usable result, compared with the instance's last successful execution. */
-function staleReasons(cache: Cache, instance: StageInstance, key: string, inputs: InputHashes): string[] {
+/** Why a key has no usable result, compared with the instance's last successful execution from the same config file. */
+function staleReasons(cache: Cache, config: string, instance: StageInstance, key: string, inputs: InputHashes): string[] {
   const recorded = cache.history.resultOutputs(key);
   if (recorded) {
     const damaged = recorded.filter((output) => !cache.store.hasIntact(output));
     return damaged.map((output) => `output missing or changed on disk: ${output.output}`);
   }
-  const previous = cache.history.lastSuccessfulExecution(instance.name);
+  const previous = cache.history.lastSuccessfulExecution(config, instance.name);
   if (!previous) return ['never run'];
   const reasons: string[] = [];
   if (previous.stageType !== instance.stage.name) reasons.push(`stage type changed (${previous.stageType} -> ${instance.stage.name})`);
@@ -103,12 +104,12 @@ function staleReasons(cache: Cache, instance: StageInstance, key: string, inputs
 }
 
 /** Freshness of one instance whose input hashes are known. */
-function assess(cache: Cache, instance: StageInstance, inputs: InputHashes, forced: boolean): Freshness {
+function assess(cache: Cache, config: string, instance: StageInstance, inputs: InputHashes, forced: boolean): Freshness {
   const key = keyOf(instance, inputs);
   if (forced) return { state: 'stale', key, reasons: ['forced (--force)'] };
   const outputs = cache.history.resultOutputs(key);
   if (outputs && outputs.every((output) => cache.store.hasIntact(output))) return { state: 'fresh', key, outputs };
-  return { state: 'stale', key, reasons: staleReasons(cache, instance, key, inputs) };
+  return { state: 'stale', key, reasons: staleReasons(cache, config, instance, key, inputs) };
 }
 
 /**
@@ -128,7 +129,7 @@ export function planPipeline(cache: Cache, pipeline: Pipeline, options: { only?:
       const freshness = plan.get(name);
       return freshness?.state === 'fresh' ? freshness.outputs : undefined;
     })!;
-    plan.set(instance.name, assess(cache, instance, inputs, forced.has(instance.name)));
+    plan.set(instance.name, assess(cache, pipeline.file, instance, inputs, forced.has(instance.name)));
   }
   return plan;
 }
@@ -253,7 +254,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
     cache.store.clearTemporaryFiles();
     for (const object of cache.history.takeAbandonedObjects()) cache.store.remove(object);
     cache.history.markAbandonedAsInterrupted();
-    const runId = cache.history.startRun(pipeline.file, options.command ?? `run ${pipeline.file}`);
+    const runId = cache.history.startRun({ config: pipeline.file, overrides: pipeline.overrides, command: options.command ?? `run ${pipeline.file}`, git: projectCommit() });
     reporter.runStarted(runId, selected.length);
     const limit = pLimit(Math.max(1, options.jobs ?? cpus().length));
     const gate = new CoreGate();
@@ -274,7 +275,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
       if (upstream.some((outcome) => !outcome.ok)) return skip(`upstream did not complete: ${instance.dependencies.filter((name) => !outcomes.get(name)?.ok).join(', ')}`);
       if (options.signal?.aborted) return skip('the run was interrupted');
       const inputs = inputHashesOf(instance, (name) => (outcomes.get(name) as Extract<Outcome, { ok: true }>).outputs)!;
-      const freshness = assess(cache, instance, inputs, forced.has(instance.name));
+      const freshness = assess(cache, pipeline.file, instance, inputs, forced.has(instance.name));
       const start: ExecutionStart = { ...base, key: freshness.key!, inputs };
       if (freshness.state === 'fresh') {
         cache.history.startExecution(start, 'cached');
