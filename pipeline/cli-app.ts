@@ -149,23 +149,19 @@ function tolerateClosedPipe(stream: NodeJS.WriteStream): void {
   });
 }
 
-/** The run's one-line summary, then a line per failed or interrupted stage and one per kind of skip. */
+/** The run's one-line summary, then a line per failed or interrupted stage, and one for all the skipped ones. */
 function runSummaryLines(summary: RunSummary): string[] {
   const withStatus = (...statuses: ExecutionSummary['status'][]) => summary.executions.filter((execution) => statuses.includes(execution.status));
   const unfinished = withStatus('failed', 'interrupted');
-  const skipped = withStatus('skipped');
+  const skipped = withStatus('skipped').length;
   const lines = [
-    `run ${summary.runId} ${summary.status}: ${withStatus('succeeded').length} ran, ${withStatus('cached').length} cached, ${unfinished.length} failed, ${skipped.length} skipped`,
+    `run ${summary.runId} ${summary.status}: ${withStatus('succeeded').length} ran, ${withStatus('cached').length} cached, ${unfinished.length} failed, ${skipped} skipped`,
     ...unfinished.map((execution) => `  ${execution.status} ${execution.instance}: ${execution.error ?? ''}`),
   ];
-  const skipsByReason = new Map<string, number>();
-  for (const execution of skipped) {
-    // "upstream did not complete: a, b" or "the run was interrupted"
-    const reason = (execution.reasons[0] ?? '').split(':')[0]!;
-    skipsByReason.set(reason, (skipsByReason.get(reason) ?? 0) + 1);
+  // Without an interruption a stage is skipped only because something it reads failed.
+  if (skipped > 0) {
+    lines.push(`  ${skipped} skipped: ${summary.status === 'interrupted' ? 'the run was interrupted before they started' : `upstream did not complete (failed: ${unfinished.map((execution) => execution.instance).join(', ')})`}`);
   }
-  const cause = summary.status === 'interrupted' ? 'interrupted' : `failed: ${unfinished.map((execution) => execution.instance).join(', ')}`;
-  for (const [reason, count] of skipsByReason) lines.push(`  ${count} skipped: ${reason}${reason.startsWith('upstream') ? ` (${cause})` : ''}`);
   return lines;
 }
 
