@@ -245,6 +245,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
   const reporter = options.reporter ?? silentReporter;
   const selected = selectInstances(pipeline, options.only ?? []);
   const forced = instancesMatching(pipeline, options.force ?? [], '--force');
+  const commit = projectCommit();
   const lock = await acquireCacheLock(cache.dir, {
     wait: options.wait ?? true,
     command: options.command ?? `run ${pipeline.file}`,
@@ -254,7 +255,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
     cache.store.clearTemporaryFiles();
     for (const object of cache.history.takeAbandonedObjects()) cache.store.remove(object);
     cache.history.markAbandonedAsInterrupted();
-    const runId = cache.history.startRun({ config: pipeline.file, overrides: pipeline.overrides, command: options.command ?? `run ${pipeline.file}`, git: projectCommit() });
+    const runId = cache.history.startRun({ config: pipeline.file, overrides: pipeline.overrides, command: options.command ?? `run ${pipeline.file}`, git: await commit });
     reporter.runStarted(runId, selected.length);
     const limit = pLimit(Math.max(1, options.jobs ?? cpus().length));
     const gate = new CoreGate();
