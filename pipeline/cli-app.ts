@@ -143,10 +143,11 @@ function packageVersion(): string {
  * A reader that closes the pipe (`pipeline history | head -1`) ends the output, not the command:
  * the write error is ignored, the rest of the output is dropped, and the exit code is the command's.
  */
+function ignoreClosedPipe(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'EPIPE') throw error;
+}
 function tolerateClosedPipe(stream: NodeJS.WriteStream): void {
-  stream.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-  });
+  if (!stream.listeners('error').includes(ignoreClosedPipe)) stream.on('error', ignoreClosedPipe);
 }
 
 /** The run's one-line summary, then a line per failed or interrupted stage, and one for all the skipped ones. */
