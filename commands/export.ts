@@ -8,6 +8,7 @@ import { rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import { resolveCacheDir } from '../pipeline/cache-handle.js';
+import { DEFAULT_CONFIG } from '../pipeline/config.js';
 import { SelectionError } from '../pipeline/engine.js';
 import { Workspace } from '../pipeline/workspace.js';
 import type { AnyStage } from '../pipeline/stage.js';
@@ -17,6 +18,12 @@ import { tableToModel, writeLiblinearModel, writeLibsvmFile } from '../numerics/
 
 export const EXPORT_FORMATS = ['libsvm', 'liblinear'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+/** Which tables each format writes, told apart by a column only they have. */
+const EXPORTABLE: readonly { format: ExportFormat; column: string; what: string; example: string }[] = [
+  { format: 'libsvm', column: 'features', what: 'a feature table', example: 'features@split=test.features' },
+  { format: 'liblinear', column: 'weights', what: 'a model', example: 'reference.desired' },
+];
 
 export interface ExportRequest {
   /** `instance.output`, e.g. `features@split=test.features` or `reference.desired`. */
@@ -64,6 +71,12 @@ export async function exportArtifact(request: ExportRequest, registry: readonly 
     if (!declared) throw new SelectionError(`${instance} has no output '${output}'; its outputs: ${info.outputs.map((o) => o.name).join(', ')}`);
     if (declared.kind !== 'table') throw new SelectionError(`${request.reference} is a ${declared.kind}, not a feature table or a model`);
     const table = await workspace.load<'table'>(instance, output);
+    const found = EXPORTABLE.find((candidate) => table.getChild(candidate.column) !== null);
+    if (found?.format !== request.format) {
+      const wanted = EXPORTABLE.find((candidate) => candidate.format === request.format)!;
+      const fix = found ? `for ${found.what} use --format ${found.format}` : `export ${EXPORTABLE.map((candidate) => `${candidate.what} (e.g. ${candidate.example})`).join(' or ')}`;
+      throw new SelectionError(`${request.reference} is ${found?.what ?? `a table of ${table.schema.fields.map((field) => field.name).join(', ')}`}; --format ${request.format} writes ${wanted.what} (e.g. ${wanted.example}); ${fix}`);
+    }
     const temporary = join(dirname(request.out), `.${basename(request.out)}.${randomBytes(6).toString('hex')}.partial`);
     try {
       if (request.format === 'libsvm') {
@@ -96,11 +109,13 @@ export const exportCommand: CommandModule<object, ExportArguments> = {
   builder: (yargs: Argv) =>
     yargs
       .positional('reference', { type: 'string', demandOption: true, describe: 'instance.output, e.g. features@split=test.features or reference.desired' })
-      .positional('config', { type: 'string', default: 'configs/cifar.yaml', describe: 'pipeline config (YAML)' })
+      .positional('config', { type: 'string', default: DEFAULT_CONFIG, describe: 'pipeline config (YAML)' })
       .option('format', { choices: EXPORT_FORMATS, demandOption: true, describe: 'libsvm: features; liblinear: a model' })
       .option('out', { type: 'string', demandOption: true, describe: 'file to write (outside the cache)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace --out if it exists' })
-      .option('set', { type: 'string', array: true, describe: 'config overrides, name=value or stage.param=value' }),
+      .option('set', { type: 'string', array: true, describe: 'config overrides, name=value or stage.param=value' })
+      .example('$0 export features@split=test.features configs/smoke.yaml --format libsvm --out test.libsvm', 'features for liblinear-train / liblinear-predict')
+      .example('$0 export reference.desired configs/smoke.yaml --format liblinear --out desired.model', "the desired model in LIBLINEAR's model format"),
   handler: async (args) => {
     await exportArtifact({ reference: args.reference, config: args.config, format: args.format, out: args.out, force: args.force, cacheDir: args['cache-dir'], overrides: args.set });
   },

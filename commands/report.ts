@@ -1,7 +1,8 @@
-// `pipeline report <config>`: prints the report table of a config from the cache, rendered by
+// `pipeline report [config]`: prints the report table of a config from the cache, rendered by
 // the same functions as the report stage's own table files.
 
 import type { Argv, CommandModule } from 'yargs';
+import { DEFAULT_CONFIG } from '../pipeline/config.js';
 import type { AnyStage } from '../pipeline/stage.js';
 import { SelectionError } from '../pipeline/engine.js';
 import { Workspace } from '../pipeline/workspace.js';
@@ -60,14 +61,16 @@ interface ReportArguments {
 }
 
 export const reportCommand: CommandModule<object, ReportArguments> = {
-  command: 'report <config>',
+  command: 'report [config]',
   describe: 'Print the report table (rows k, both directions, bound, paper figures, perturbation statistics) from the cache',
   builder: (yargs: Argv) =>
     yargs
-      .positional('config', { type: 'string', demandOption: true, describe: 'pipeline config (YAML)' })
+      .positional('config', { type: 'string', default: DEFAULT_CONFIG, describe: 'pipeline config (YAML)' })
       .option('format', { choices: REPORT_FORMATS, default: 'md' as ReportFormat, describe: 'json: machine-readable rows; csv, md, tex: the table' })
       .option('set', { type: 'string', array: true, describe: 'config overrides, name=value or stage.param=value' })
-      .option('instance', { type: 'string', describe: 'the report instance, when the config has several' }),
+      .option('instance', { type: 'string', describe: 'the report instance, when the config has several' })
+      .example('$0 report configs/smoke.yaml', 'the Markdown table of the smoke run')
+      .example('$0 report --format tex > table.tex', "the main config's table for a LaTeX paper"),
   handler: async (args) => {
     process.stdout.write(
       await reportText({ config: args.config, format: args.format, cacheDir: args['cache-dir'], overrides: args.set, instance: args.instance }),

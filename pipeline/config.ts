@@ -7,6 +7,9 @@ import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Docume
 import type { OutsideSource } from './outside.js';
 import type { AnyStage, Coordinate, ParamSpec } from './stage.js';
 
+/** The config a command reads when none is named. */
+export const DEFAULT_CONFIG = 'configs/cifar.yaml';
+
 export class ConfigError extends Error {
   constructor(
     readonly file: string,
@@ -52,6 +55,8 @@ export interface StageInstance {
 
 export interface Pipeline {
   readonly file: string;
+  /** The `--set` overrides it was loaded with, as given. */
+  readonly overrides: readonly string[];
   /** In a topological order (producers before consumers), declaration order among independent ones. */
   readonly instances: readonly StageInstance[];
   readonly byName: ReadonlyMap<string, StageInstance>;
@@ -523,7 +528,7 @@ export function parsePipeline(text: string, file: string, registry: readonly Any
   });
   const declarationIndex = new Map(declarations.map((declaration) => [declaration.name, declaration.index]));
   const sorted = sortTopologically(source, instances, declarationIndex);
-  return { file, instances: sorted, byName: new Map(sorted.map((instance) => [instance.name, instance])) };
+  return { file, overrides: [...overrides], instances: sorted, byName: new Map(sorted.map((instance) => [instance.name, instance])) };
 }
 
 export function loadPipeline(file: string, registry: readonly AnyStage[], overrides: readonly string[] = []): Pipeline {

@@ -9,6 +9,7 @@ import { refsOf, type InputBinding, type OutputRef, type Pipeline, type StageIns
 import { fetchOutsideUrl, hashOutside, OutsideInputError, readOutsidePath, urlFileName } from './outside.js';
 import { canonicalJson, instanceKey, type InputHashes } from './hashing.js';
 import type { ExecutionStatus, RunStatus, StoredOutput } from './history.js';
+import { projectCommit } from './provenance.js';
 import { silentReporter, type RunReporter, type StageOutcome } from './progress.js';
 import { usesAllCores, type AnyStage, type ArtifactKind, type ArtifactValues, type ManyItem, type Metrics, type StageContext } from './stage.js';
 
@@ -111,14 +112,14 @@ function keyOf(pipeline: Pipeline, instance: StageInstance, inputs: InputHashes)
   });
 }
 
-/** Why a key has no usable result, compared with the instance's last successful execution. */
-function staleReasons(cache: Cache, instance: StageInstance, key: string, inputs: InputHashes): string[] {
+/** Why a key has no usable result, compared with the instance's last successful execution from the same config file. */
+function staleReasons(cache: Cache, config: string, instance: StageInstance, key: string, inputs: InputHashes): string[] {
   const recorded = cache.history.resultOutputs(key);
   if (recorded) {
     const damaged = recorded.filter((output) => !cache.store.hasIntact(output));
     return damaged.map((output) => `output missing or changed on disk: ${output.output}`);
   }
-  const previous = cache.history.lastSuccessfulExecution(instance.name);
+  const previous = cache.history.lastSuccessfulExecution(config, instance.name);
   if (!previous) return ['never run'];
   const reasons: string[] = [];
   if (previous.stageType !== instance.stage.name) reasons.push(`stage type changed (${previous.stageType} -> ${instance.stage.name})`);
@@ -143,7 +144,7 @@ function assess(cache: Cache, pipeline: Pipeline, instance: StageInstance, input
   if (forced) return { state: 'stale', key, reasons: ['forced (--force)'] };
   const outputs = cache.history.resultOutputs(key);
   if (outputs && outputs.every((output) => cache.store.hasIntact(output))) return { state: 'fresh', key, outputs };
-  return { state: 'stale', key, reasons: staleReasons(cache, instance, key, inputs) };
+  return { state: 'stale', key, reasons: staleReasons(cache, pipeline.file, instance, key, inputs) };
 }
 
 /**
@@ -320,6 +321,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
   const reporter = options.reporter ?? silentReporter;
   const selected = selectInstances(pipeline, options.only ?? []);
   const forced = instancesMatching(pipeline, options.force ?? [], '--force');
+  const commit = projectCommit();
   const lock = await acquireCacheLock(cache.dir, {
     wait: options.wait ?? true,
     command: options.command ?? `run ${pipeline.file}`,
@@ -329,7 +331,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
     cache.store.clearTemporaryFiles();
     for (const object of cache.history.takeAbandonedObjects()) cache.store.remove(object);
     cache.history.markAbandonedAsInterrupted();
-    const runId = cache.history.startRun(pipeline.file, options.command ?? `run ${pipeline.file}`);
+    const runId = cache.history.startRun({ config: pipeline.file, overrides: pipeline.overrides, command: options.command ?? `run ${pipeline.file}`, git: await commit });
     reporter.runStarted(runId, selected.length);
     const limit = pLimit(Math.max(1, options.jobs ?? cpus().length));
     const gate = new CoreGate();

@@ -2,9 +2,11 @@
 //
 // `results` is the engine's memory: a key has a row only once all its outputs were renamed into
 // the store, so a row means "these artifacts are complete". Executions record what each run did.
+// The schema, its version and its migrations: docs/history.md.
 
 import Database from 'better-sqlite3';
 import { statSync } from 'node:fs';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { CacheError } from '../cache/store.js';
 import type { ArtifactKind, Metrics } from './stage.js';
 import type { InputHashes } from './hashing.js';
@@ -21,16 +23,32 @@ export interface StoredOutput {
   readonly size: number;
 }
 
+export interface RunStart {
+  /** The config file (normalized by `configIdentity`). */
+  readonly config: string;
+  /** Its `--set` overrides, in command-line order. */
+  readonly overrides: readonly string[];
+  readonly command: string;
+  /** The project's git commit, when the current directory is in a git work tree. */
+  readonly git?: { readonly commit: string; readonly dirty: boolean };
+}
+
 export interface RunRecord {
   readonly id: number;
   readonly config: string;
+  readonly overrides: readonly string[];
   readonly command: string;
-  readonly startedAt: number;
-  readonly finishedAt: number | null;
+  readonly gitCommit: string | null;
+  /** Whether tracked files differed from the commit; null when not in a git work tree. */
+  readonly gitDirty: boolean | null;
+  readonly startedAtMs: number;
+  readonly finishedAtMs: number | null;
   readonly status: RunStatus;
   readonly executed: number;
   readonly cached: number;
+  /** Executions that failed or were interrupted. */
   readonly failed: number;
+  readonly skipped: number;
 }
 
 export interface ExecutionStart {
@@ -47,13 +65,19 @@ export interface ExecutionRecord extends ExecutionStart {
   readonly id: number;
   readonly status: ExecutionStatus;
   readonly cacheHit: boolean;
-  readonly startedAt: number;
-  readonly finishedAt: number | null;
+  readonly startedAtMs: number;
+  readonly finishedAtMs: number | null;
   readonly durationMs: number | null;
   readonly error: string | null;
 }
 
-const SCHEMA = `
+/**
+ * Schema migrations: MIGRATIONS[n] takes a database from version n to n + 1 (`PRAGMA user_version`).
+ * Version 0 is an empty file or a cache written before versions were kept: the first migration
+ * creates the original tables only where they are missing, so both reach version 1 the same way.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
 CREATE TABLE IF NOT EXISTS runs (
   id INTEGER PRIMARY KEY,
   config TEXT NOT NULL,
@@ -108,7 +132,30 @@ CREATE TABLE IF NOT EXISTS metrics (
   value_text TEXT,
   PRIMARY KEY (key, output, name)
 );
-CREATE TABLE IF NOT EXISTS outside_files (
+`,
+  // 1 -> 2: time columns name their unit; runs record their overrides and the project's git
+  // commit; run_metrics links every metric to the run, instance and params that used it.
+  `
+ALTER TABLE runs RENAME COLUMN started_at TO started_at_ms;
+ALTER TABLE runs RENAME COLUMN finished_at TO finished_at_ms;
+ALTER TABLE runs ADD COLUMN overrides TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE runs ADD COLUMN git_commit TEXT;
+ALTER TABLE runs ADD COLUMN git_dirty INTEGER;
+ALTER TABLE executions RENAME COLUMN started_at TO started_at_ms;
+ALTER TABLE executions RENAME COLUMN finished_at TO finished_at_ms;
+ALTER TABLE results RENAME COLUMN created_at TO created_at_ms;
+CREATE INDEX executions_by_key ON executions(key);
+CREATE VIEW run_metrics AS
+  SELECT e.run_id, r.config, e.instance, e.stage_type, e.stage_version, e.params, e.key,
+         m.output, m.name, m.value_number, m.value_text, e.cache_hit
+  FROM executions e
+  JOIN runs r ON r.id = e.run_id
+  JOIN metrics m ON m.key = e.key
+  WHERE e.status IN ('succeeded', 'cached');
+`,
+  // 2 -> 3: the stat cache of outside files (path, stat -> sha256), and what runs repaired.
+  `
+CREATE TABLE outside_files (
   path TEXT PRIMARY KEY,
   size INTEGER NOT NULL,
   mtime_ns TEXT NOT NULL,
@@ -116,15 +163,29 @@ CREATE TABLE IF NOT EXISTS outside_files (
   inode TEXT NOT NULL,
   hash TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS events (
+CREATE TABLE events (
   id INTEGER PRIMARY KEY,
   run_id INTEGER NOT NULL REFERENCES runs(id),
-  at INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
   instance TEXT NOT NULL,
   kind TEXT NOT NULL,
   detail TEXT NOT NULL
 );
-`;
+`,
+];
+
+/** The schema version this code reads and writes. */
+export const HISTORY_SCHEMA_VERSION = MIGRATIONS.length;
+
+/** The history database was written by a newer version of the pipeline. */
+export class HistorySchemaError extends Error {}
+
+/** How a config file is recorded and matched across runs: relative to the current directory when inside it, else absolute. */
+export function configIdentity(file: string): string {
+  const absolute = resolve(file);
+  const relativePath = relative(process.cwd(), absolute);
+  return relativePath === '' || relativePath.startsWith('..') || isAbsolute(relativePath) ? absolute : relativePath.split(sep).join('/');
+}
 
 interface ExecutionRow {
   id: number;
@@ -137,8 +198,8 @@ interface ExecutionRow {
   inputs: string;
   status: ExecutionStatus;
   cache_hit: number;
-  started_at: number;
-  finished_at: number | null;
+  started_at_ms: number;
+  finished_at_ms: number | null;
   duration_ms: number | null;
   error: string | null;
 }
@@ -155,12 +216,53 @@ function toExecution(row: ExecutionRow): ExecutionRecord {
     inputs: JSON.parse(row.inputs) as InputHashes,
     status: row.status,
     cacheHit: row.cache_hit === 1,
-    startedAt: row.started_at,
-    finishedAt: row.finished_at,
+    startedAtMs: row.started_at_ms,
+    finishedAtMs: row.finished_at_ms,
     durationMs: row.duration_ms,
     error: row.error,
   };
 }
+
+interface RunRow {
+  id: number;
+  config: string;
+  overrides: string;
+  command: string;
+  git_commit: string | null;
+  git_dirty: number | null;
+  started_at_ms: number;
+  finished_at_ms: number | null;
+  status: RunStatus;
+  executed: number;
+  cached: number;
+  failed: number;
+  skipped: number;
+}
+
+function toRun(row: RunRow): RunRecord {
+  return {
+    id: row.id,
+    config: row.config,
+    overrides: JSON.parse(row.overrides) as string[],
+    command: row.command,
+    gitCommit: row.git_commit,
+    gitDirty: row.git_dirty === null ? null : row.git_dirty === 1,
+    startedAtMs: row.started_at_ms,
+    finishedAtMs: row.finished_at_ms,
+    status: row.status,
+    executed: row.executed,
+    cached: row.cached,
+    failed: row.failed,
+    skipped: row.skipped,
+  };
+}
+
+const RUN_SELECT = `SELECT r.*,
+  (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status = 'succeeded') AS executed,
+  (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status = 'cached') AS cached,
+  (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status IN ('failed', 'interrupted')) AS failed,
+  (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status = 'skipped') AS skipped
+FROM runs r`;
 
 export class History {
   private readonly db: Database.Database;
@@ -184,7 +286,7 @@ export class History {
       // A truncated or overwritten file must fail here, with its name, not in the middle of a run.
       const check = this.db.pragma('quick_check(1)', { simple: true });
       if (check !== 'ok') throw damaged(`is damaged (${String(check)})`);
-      this.db.exec(SCHEMA);
+      this.migrate(file ?? ':memory:');
     } catch (error) {
       this.db.close();
       const code = (error as { code?: string }).code;
@@ -194,6 +296,25 @@ export class History {
     this.outputsByKey = this.db.prepare(
       'SELECT o.output, o.kind, o.hash, o.extension, o.size FROM result_outputs o JOIN results r ON r.key = o.key WHERE o.key = ? ORDER BY o.output',
     );
+  }
+
+  private version(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  /** Brings the database to HISTORY_SCHEMA_VERSION; an immediate transaction keeps two processes from migrating at once. */
+  private migrate(path: string): void {
+    if (this.version() === HISTORY_SCHEMA_VERSION) return;
+    this.db
+      .transaction(() => {
+        const found = this.version();
+        if (found > HISTORY_SCHEMA_VERSION) {
+          throw new HistorySchemaError(`${path} has history schema version ${found}, newer than this pipeline's ${HISTORY_SCHEMA_VERSION}; update passeurs, or use another --cache-dir`);
+        }
+        for (let version = found; version < HISTORY_SCHEMA_VERSION; version++) this.db.exec(MIGRATIONS[version]!);
+        this.db.pragma(`user_version = ${HISTORY_SCHEMA_VERSION}`);
+      })
+      .immediate();
   }
 
   close(): void {
@@ -206,13 +327,22 @@ export class History {
 
   // ------------------------------------------------------------------ runs
 
-  startRun(config: string, command: string): number {
-    const info = this.db.prepare("INSERT INTO runs (config, command, started_at, status) VALUES (?, ?, ?, 'running')").run(config, command, Date.now());
+  startRun(start: RunStart): number {
+    const info = this.db
+      .prepare("INSERT INTO runs (config, overrides, command, git_commit, git_dirty, started_at_ms, status) VALUES (?, ?, ?, ?, ?, ?, 'running')")
+      .run(
+        configIdentity(start.config),
+        JSON.stringify(start.overrides),
+        start.command,
+        start.git?.commit ?? null,
+        start.git === undefined ? null : start.git.dirty ? 1 : 0,
+        Date.now(),
+      );
     return Number(info.lastInsertRowid);
   }
 
   finishRun(runId: number, status: RunStatus): void {
-    this.db.prepare('UPDATE runs SET status = ?, finished_at = ? WHERE id = ?').run(status, Date.now(), runId);
+    this.db.prepare('UPDATE runs SET status = ?, finished_at_ms = ? WHERE id = ?').run(status, Date.now(), runId);
   }
 
   /** Marks runs and executions left `running` by a killed process. Call only while holding the cache lock. */
@@ -223,20 +353,14 @@ export class History {
     });
   }
 
+  /** The latest runs, newest first. */
   runs(limit: number): RunRecord[] {
-    return this.db
-      .prepare(
-        `SELECT r.id, r.config, r.command, r.started_at AS startedAt, r.finished_at AS finishedAt, r.status,
-           (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status = 'succeeded') AS executed,
-           (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status = 'cached') AS cached,
-           (SELECT COUNT(*) FROM executions e WHERE e.run_id = r.id AND e.status IN ('failed', 'interrupted')) AS failed
-         FROM runs r ORDER BY r.id DESC LIMIT ?`,
-      )
-      .all(limit) as RunRecord[];
+    return (this.db.prepare(`${RUN_SELECT} ORDER BY r.id DESC LIMIT ?`).all(limit) as RunRow[]).map(toRun);
   }
 
   run(runId: number): RunRecord | undefined {
-    return this.runs(Number.MAX_SAFE_INTEGER).find((run) => run.id === runId);
+    const row = this.db.prepare(`${RUN_SELECT} WHERE r.id = ?`).get(runId) as RunRow | undefined;
+    return row && toRun(row);
   }
 
   // ------------------------------------------------------------ executions
@@ -246,7 +370,7 @@ export class History {
     const finished = status === 'running' ? null : now;
     const info = this.db
       .prepare(
-        `INSERT INTO executions (run_id, instance, stage_type, stage_version, key, params, inputs, status, cache_hit, started_at, finished_at, duration_ms, error)
+        `INSERT INTO executions (run_id, instance, stage_type, stage_version, key, params, inputs, status, cache_hit, started_at_ms, finished_at_ms, duration_ms, error)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       )
       .run(
@@ -270,7 +394,7 @@ export class History {
   finishExecution(executionId: number, status: 'succeeded' | 'failed' | 'interrupted', error?: string): void {
     const now = Date.now();
     this.db
-      .prepare('UPDATE executions SET status = ?, finished_at = ?, duration_ms = ? - started_at, error = ? WHERE id = ?')
+      .prepare('UPDATE executions SET status = ?, finished_at_ms = ?, duration_ms = ? - started_at_ms, error = ? WHERE id = ?')
       .run(status, now, now, error ?? null, executionId);
   }
 
@@ -278,11 +402,13 @@ export class History {
     return (this.db.prepare('SELECT * FROM executions WHERE run_id = ? ORDER BY id').all(runId) as ExecutionRow[]).map(toExecution);
   }
 
-  /** The latest execution of an instance that produced or reused a result. */
-  lastSuccessfulExecution(instance: string): ExecutionRecord | undefined {
+  /** The latest execution of an instance of this config file that produced or reused a result. */
+  lastSuccessfulExecution(config: string, instance: string): ExecutionRecord | undefined {
     const row = this.db
-      .prepare("SELECT * FROM executions WHERE instance = ? AND status IN ('succeeded', 'cached') ORDER BY id DESC LIMIT 1")
-      .get(instance) as ExecutionRow | undefined;
+      .prepare(
+        "SELECT e.* FROM executions e JOIN runs r ON r.id = e.run_id WHERE e.instance = ? AND r.config = ? AND e.status IN ('succeeded', 'cached') ORDER BY e.id DESC LIMIT 1",
+      )
+      .get(instance, configIdentity(config)) as ExecutionRow | undefined;
     return row && toExecution(row);
   }
 
@@ -316,7 +442,7 @@ export class History {
   /** Records a complete result. Call once every artifact is in the store. */
   recordResult(key: string, runId: number, outputs: readonly StoredOutput[], metrics: ReadonlyMap<string, Metrics>): void {
     this.deleteResult(key);
-    this.db.prepare('INSERT INTO results (key, run_id, created_at) VALUES (?, ?, ?)').run(key, runId, Date.now());
+    this.db.prepare('INSERT INTO results (key, run_id, created_at_ms) VALUES (?, ?, ?)').run(key, runId, Date.now());
     const settle = this.db.prepare('DELETE FROM pending_objects WHERE hash = ? AND extension = ?');
     for (const output of outputs) settle.run(output.hash, output.extension);
     const insertOutput = this.db.prepare('INSERT INTO result_outputs (key, output, kind, hash, extension, size) VALUES (?, ?, ?, ?, ?, ?)');
@@ -331,7 +457,7 @@ export class History {
 
   /** Something a run noticed and repaired (a damaged input artifact, say). */
   recordEvent(runId: number, instance: string, kind: string, detail: string): void {
-    this.db.prepare('INSERT INTO events (run_id, at, instance, kind, detail) VALUES (?, ?, ?, ?, ?)').run(runId, Date.now(), instance, kind, detail);
+    this.db.prepare('INSERT INTO events (run_id, at_ms, instance, kind, detail) VALUES (?, ?, ?, ?, ?)').run(runId, Date.now(), instance, kind, detail);
   }
 
   eventsOf(runId: number): { instance: string; kind: string; detail: string }[] {
@@ -368,6 +494,18 @@ export class History {
       )
       .all(runCount) as { key: string }[];
     return new Set(rows.map((row) => row.key));
+  }
+
+  /** Every metric entry of the results a run computed or reused, with the instance that used it (the run_metrics view). */
+  runMetrics(runId: number): { instance: string; output: string; name: string; value: number | string }[] {
+    const rows = this.db.prepare('SELECT instance, output, name, value_number, value_text FROM run_metrics WHERE run_id = ? ORDER BY instance, output, name').all(runId) as {
+      instance: string;
+      output: string;
+      name: string;
+      value_number: number | null;
+      value_text: string | null;
+    }[];
+    return rows.map((row) => ({ instance: row.instance, output: row.output, name: row.name, value: row.value_text ?? row.value_number ?? Number.NaN }));
   }
 
   metricsOf(key: string): Map<string, Metrics> {

@@ -45,18 +45,18 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
 }
 
-/** "40% 400/1000 images 52.1 images/s ETA 12s" */
+/** "40% 400/1000 images 52.1/s ETA 12s": the unit once, after the count it qualifies. */
 export function describeProgress(progress: { startedAt: number; done: number; total: number; unit: string }, now: number): string {
   const fraction = progress.total > 0 ? Math.min(1, progress.done / progress.total) : 0;
   const elapsedSeconds = (now - progress.startedAt) / 1000;
   const rate = elapsedSeconds > 0 ? progress.done / elapsedSeconds : 0;
   const eta = rate > 0 ? formatDuration(((progress.total - progress.done) / rate) * 1000) : '?';
   const rateText = rate >= 10 ? rate.toFixed(0) : rate.toFixed(1);
-  return `${Math.floor(fraction * 100)}% ${progress.done}/${progress.total} ${progress.unit} ${rateText} ${progress.unit}/s ETA ${eta}`;
+  return `${Math.floor(fraction * 100)}% ${progress.done}/${progress.total} ${progress.unit} ${rateText}/s ETA ${eta}`;
 }
 
-function outcomeLine(instance: string, outcome: StageOutcome, durationMs: number, error?: string): string {
-  const mark = { succeeded: 'done', cached: 'cached', failed: 'FAILED', skipped: 'skipped', interrupted: 'interrupted' }[outcome];
+function outcomeLine(instance: string, outcome: Exclude<StageOutcome, 'cached' | 'skipped'>, durationMs: number, error?: string): string {
+  const mark = { succeeded: 'done', failed: 'FAILED', interrupted: 'interrupted' }[outcome];
   return `${mark.padEnd(11)} ${instance} (${formatDuration(durationMs)})${error ? `: ${error}` : ''}`;
 }
 
@@ -90,8 +90,9 @@ abstract class BaseReporter implements RunReporter {
 
   stageFinished(instance: string, outcome: StageOutcome, durationMs: number, error?: string): void {
     this.running.delete(instance);
-    // Cache hits are the common case of a rerun: counted in the summary, not listed.
-    if (outcome !== 'cached') this.line(outcomeLine(instance, outcome, durationMs, error));
+    // Cache hits are the common case of a rerun, and skips follow from a failure already shown:
+    // both are counted in the run's summary, not listed.
+    if (outcome !== 'cached' && outcome !== 'skipped') this.line(outcomeLine(instance, outcome, durationMs, error));
   }
 
   abstract stageProgress(instance: string, done: number, total: number, unit: string): void;

@@ -7,6 +7,7 @@ import { openCache, resolveCacheDir, type Cache } from './cache-handle.js';
 import { loadPipeline, type Pipeline, type StageInstance } from './config.js';
 import { planPipeline, type Freshness } from './engine.js';
 import type { StoredOutput } from './history.js';
+import { commandLine, setOptions } from './shell.js';
 import type { AnyStage, ArtifactKind, ArtifactValues, Metrics } from './stage.js';
 
 export interface WorkspaceOptions {
@@ -90,7 +91,8 @@ export class Workspace {
     if (!(output in instance.stage.outputs)) throw new Error(`${instanceName} (${instance.stage.name}) has no output "${output}"; it has: ${Object.keys(instance.stage.outputs).join(', ')}`);
     const freshness = this.plan.get(instanceName)!;
     if (freshness.state !== 'fresh') {
-      throw new StaleInstanceError(`${instanceName} is not computed for the current config (${freshness.reasons.join('; ')}); run \`pipeline run ${this.pipeline.file}\` first`);
+      const run = commandLine(['pipeline', 'run', this.pipeline.file, ...setOptions(this.pipeline.overrides)]);
+      throw new StaleInstanceError(`${instanceName} is not computed for the current config (${freshness.reasons.join('; ')}); run \`${run}\` first`);
     }
     return freshness.outputs.find((candidate) => candidate.output === output)!;
   }

@@ -34,12 +34,13 @@ export const fitReferenceSvmStage = defineStage({
   async run(inputs, params, context) {
     const train = tableToFeatureSet(inputs.train);
     const test = tableToFeatureSet(inputs.test);
-    const fit = (set: FeatureSet, name: string) =>
+    // One progress bar over both fits: the fair model's rows, then the desired model's.
+    const fit = (set: FeatureSet, name: 'fair' | 'desired') =>
       fitLinearSvm(set, svmParams(params), {
         threads: context.threads,
         signal: context.signal,
         what: `fit-reference-svm input '${name === 'fair' ? 'train' : 'test'}'`,
-        onProgress: (done, total, unit) => context.progress(done, total, `${unit} (${name} model)`),
+        onProgress: (done, total, unit) => context.progress(name === 'fair' ? done : total + done, 2 * total, unit),
       });
     const fair = await fit(train, 'fair');
     context.log(`fair: ${describeFit(fair)}`);

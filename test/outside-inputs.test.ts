@@ -77,7 +77,7 @@ describe('outside inputs', () => {
     box.setConfig(chain(folder));
     await box.run();
     const listing = execFileSync('bash', ['-c', `cd ${JSON.stringify(folder)} && find . -type f -printf '%P\\n' | LC_ALL=C sort | xargs -d '\\n' sha256sum | sha256sum`], { encoding: 'utf8' });
-    const recorded = box.cache.history.lastSuccessfulExecution('src')!.inputs.text;
+    const recorded = box.cache.history.lastSuccessfulExecution('test.yaml', 'src')!.inputs.text;
     expect(recorded).toBe(listing.split(' ')[0]);
     expect(await loadNumbers(box, 'src')).toEqual([1, 2, 3]);
 

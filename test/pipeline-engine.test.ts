@@ -111,7 +111,7 @@ stages:
 describe('execution', () => {
   function interval(executions: ExecutionRecord[], instance: string): [number, number] {
     const execution = executions.find((candidate) => candidate.instance === instance && candidate.status === 'succeeded')!;
-    return [execution.startedAt, execution.finishedAt!];
+    return [execution.startedAtMs, execution.finishedAtMs!];
   }
   const overlap = (x: [number, number], y: [number, number]) => x[0] < y[1] && y[0] < x[1];
 

@@ -129,4 +129,59 @@ describe('pipeline run as a process', () => {
     const runHelp = spawnSync(process.execPath, [cliWithTestStages, 'run', '--help'], { cwd: root, encoding: 'utf8' });
     for (const option of ['--only', '--force', '--dry-run', '--set', '--jobs', '--no-wait', '--json', '--cache-dir']) expect(runHelp.stdout).toContain(option);
   });
+
+  it('a reader that closes the pipe early (`| head -1`) ends the output quietly, exit 0', async () => {
+    for (const args of [['dag', diamondPath], ['history', '--cache-dir', join(root, 'dist/never')], ['--help']]) {
+      const child = spawn(process.execPath, [cliWithTestStages, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+      // Closed before the process writes anything: its first write to stdout fails with EPIPE.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect({ args, code, stderr }).toEqual({ args, code: 0, stderr: '' });
+    }
+  });
+
+  it('interrupted (Ctrl-C): the summary counts as the history does, and one line stands for the stages that did not start', async () => {
+    const box = sandbox();
+    const run = startCli(['run', diamondPath, '--cache-dir', box.cache.dir, '--jobs', '1'], { PASSEURS_TEST_SLOW: 'b:1500' });
+    await run.waitFor('[b@k=1] slow hook: sleeping');
+    run.kill('SIGINT');
+    expect((await run.exit).code).toBe(130);
+    const [recorded] = box.cache.history.runs(1);
+    const summary = run.stdout().split('\n')[0];
+    expect(summary).toBe(`run ${recorded!.id} interrupted: ${recorded!.executed} ran, ${recorded!.cached} cached, ${recorded!.failed} failed, ${recorded!.skipped} skipped`);
+    // b@k=1 finishes its sleep; what had not started when Ctrl-C came is skipped: b@k=2, sum, crunch at least.
+    expect(recorded!.skipped).toBeGreaterThanOrEqual(3);
+    expect(run.stdout()).toContain(`\n  ${recorded!.skipped} skipped: the run was interrupted before they started\n`);
+    expect(run.stdout().match(/skipped:/g)).toHaveLength(1);
+    expect(run.stderr()).not.toMatch(/skipped/);
+  });
+});
+
+describe('pipeline command-line conventions', () => {
+  const bin = join(root, 'dist/pipeline/cli.js');
+  const pipeline = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: 'utf8' });
+
+  it('--version prints the package version; completion prints a shell script', () => {
+    const version = pipeline('--version');
+    expect(version.status).toBe(0);
+    expect(version.stdout.trim()).toBe((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version);
+    const completion = pipeline('completion');
+    expect(completion.status).toBe(0);
+    expect(completion.stdout).toContain('pipeline --get-yargs-completions');
+    expect(pipeline('--get-yargs-completions', 'pipeline', 'run', '--f').stdout.split('\n')).toContain('--force');
+  });
+
+  it('every verb shows examples in its help; report, like the others, defaults its config', () => {
+    for (const verb of ['run', 'status', 'dag', 'history', 'compare', 'show', 'gc', 'verify', 'report', 'export']) {
+      const help = pipeline(verb, '--help');
+      expect(help.status).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`Examples:\\n  pipeline ${verb} `));
+    }
+    expect(pipeline('report', '--help').stdout).toMatch(/^pipeline report \[config]\n[^]*^ {2}config .*\[default: "configs\/cifar\.yaml"]$/m);
+    const report = pipeline('report', '--cache-dir', join(root, 'dist/never'));
+    expect(report.status).toBe(1);
+    expect(report.stderr).toMatch(/^error: report is not computed .*; run `pipeline run configs\/cifar\.yaml` first\n$/);
+  });
 });
