@@ -155,7 +155,7 @@ CREATE VIEW run_metrics AS
 `,
   // 2 -> 3: the stat cache of outside files (path, stat -> sha256), and what runs repaired.
   `
-CREATE TABLE outside_files (
+CREATE TABLE IF NOT EXISTS outside_files (
   path TEXT PRIMARY KEY,
   size INTEGER NOT NULL,
   mtime_ns TEXT NOT NULL,
@@ -163,7 +163,7 @@ CREATE TABLE outside_files (
   inode TEXT NOT NULL,
   hash TEXT NOT NULL
 );
-CREATE TABLE events (
+CREATE TABLE IF NOT EXISTS events (
   id INTEGER PRIMARY KEY,
   run_id INTEGER NOT NULL REFERENCES runs(id),
   at_ms INTEGER NOT NULL,
