@@ -6,7 +6,7 @@ import { imageSetToTable } from '../data/tables.js';
 
 export const downloadStage = defineStage({
   name: 'download',
-  version: 1,
+  version: 2,
   description:
     'CIFAR-10 train (50,000) and test (10,000) images with labels and class names; every source is checked against the official per-file md5s before use.',
   params: {
