@@ -1,13 +1,25 @@
-// `pipeline report <config>`: prints the report table of a config from the cache, rendered by
-// the same functions as the report stage's own table files.
+// `pipeline report <config>`: a config's report from the cache. Prints one table (md, csv, tex,
+// tex-compact, json) or the single-file HTML report; with --out, writes the HTML report to a file
+// (--format html) or every table and figure into a folder. Tables and figures are rendered from
+// the report stage's cached rows and grid by the same functions as the stage's own files.
 
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AnyStage } from '../pipeline/stage.js';
 import { SelectionError } from '../pipeline/engine.js';
 import { Workspace } from '../pipeline/workspace.js';
 import { stages } from '../stages/index.js';
 import { reportStage } from '../stages/report.js';
-import { REPORT_FORMATS, renderReport, reportDataFromJson, type ReportFormat } from '../stages/report-tables.js';
+import { reportDataFromJson } from '../report/data.js';
+import { reportFiles } from '../report/files.js';
+import { renderHtmlReport, type InstanceRecord, type RunRecordView } from '../report/html.js';
+import { renderCompactLatex, renderCsv, renderJson, renderLatex, renderMarkdown } from '../report/tables.js';
+
+export const REPORT_FORMATS = ['md', 'csv', 'tex', 'tex-compact', 'json', 'html'] as const;
+export type ReportFormat = (typeof REPORT_FORMATS)[number];
+
+const TABLE_RENDERERS = { md: renderMarkdown, csv: renderCsv, tex: renderLatex, 'tex-compact': renderCompactLatex, json: renderJson };
 
 export interface ReportRequest {
   readonly config: string;
@@ -18,30 +30,110 @@ export interface ReportRequest {
   readonly instance?: string;
 }
 
-/** The table of the config's report instance, from its cached `rows`; throws when it is not computed. */
-export async function reportText(request: ReportRequest, registry: readonly AnyStage[] = stages): Promise<string> {
+/** Runs shown in the HTML report's history. */
+const HISTORY_RUNS = 30;
+
+function reportInstanceName(workspace: Workspace, request: ReportRequest): string {
+  const names = workspace
+    .instances()
+    .filter((instance) => instance.stageType === reportStage.name)
+    .map((instance) => instance.name);
+  if (names.length === 0) throw new SelectionError(`${request.config} has no stage that uses '${reportStage.name}'; add one to print its table`);
+  if (request.instance !== undefined && !names.includes(request.instance)) {
+    throw new SelectionError(`${request.config} has no report instance '${request.instance}'; its report instances: ${names.join(', ')}`);
+  }
+  if (request.instance === undefined && names.length > 1) {
+    throw new SelectionError(`${request.config} has several report instances (${names.join(', ')}); pick one with --instance`);
+  }
+  return request.instance ?? names[0];
+}
+
+/** Each instance's params, and how long the execution that computed its current result took. */
+function instanceRecords(workspace: Workspace): InstanceRecord[] {
+  const instances = workspace.instances();
+  const wanted = new Set(instances.map((instance) => instance.key).filter((key): key is string => key !== null));
+  const durations = new Map<string, number>();
+  const history = workspace.cache.history;
+  for (const run of history.runs(Number.MAX_SAFE_INTEGER)) {
+    if (durations.size === wanted.size) break;
+    for (const execution of history.executionsOf(run.id)) {
+      if (execution.status === 'succeeded' && execution.key !== null && wanted.has(execution.key) && !durations.has(execution.key) && execution.durationMs !== null) {
+        durations.set(execution.key, execution.durationMs);
+      }
+    }
+  }
+  return instances.map((instance) => {
+    const milliseconds = instance.key === null ? undefined : durations.get(instance.key);
+    return { instance: instance.name, stage: instance.stageType, params: instance.params, seconds: milliseconds === undefined ? null : milliseconds / 1000 };
+  });
+}
+
+function configRuns(workspace: Workspace): RunRecordView[] {
+  const file = resolve(workspace.pipeline.file);
+  return workspace.cache.history.runs(Number.MAX_SAFE_INTEGER).filter((run) => resolve(run.config) === file).slice(0, HISTORY_RUNS);
+}
+
+interface LoadedReport {
+  readonly name: string;
+  readonly data: ReturnType<typeof reportDataFromJson>;
+  readonly grid: Uint8Array;
+  readonly html: () => Promise<string>;
+}
+
+/** Opens the config's cache, reads its report instance (throws when it is not computed), and closes. */
+async function withReport<T>(request: ReportRequest, registry: readonly AnyStage[], use: (report: LoadedReport) => Promise<T>): Promise<T> {
   const workspace = Workspace.open({ config: request.config, stages: registry, cacheDir: request.cacheDir, overrides: request.overrides });
   try {
-    const reports = workspace.instances().filter((instance) => instance.stageType === reportStage.name);
-    const names = reports.map((instance) => instance.name);
-    if (reports.length === 0) throw new SelectionError(`${request.config} has no stage that uses '${reportStage.name}'; add one to print its table`);
-    if (request.instance !== undefined && !names.includes(request.instance)) {
-      throw new SelectionError(`${request.config} has no report instance '${request.instance}'; its report instances: ${names.join(', ')}`);
-    }
-    if (request.instance === undefined && reports.length > 1) {
-      throw new SelectionError(`${request.config} has several report instances (${names.join(', ')}); pick one with --instance`);
-    }
-    const name = request.instance ?? names[0];
-    const rows = await workspace.load<'json'>(name, 'rows');
-    return renderReport(reportDataFromJson(rows, `${name}.rows`), request.format);
+    const name = reportInstanceName(workspace, request);
+    const data = reportDataFromJson(await workspace.load<'json'>(name, 'rows'), `${name}.rows`);
+    const grid = (await workspace.load<'blob'>(name, 'grid')).bytes;
+    const html = async () =>
+      renderHtmlReport({
+        config: request.config,
+        reportInstance: name,
+        overrides: request.overrides ?? [],
+        data,
+        grid,
+        files: await reportFiles(data, grid),
+        instances: instanceRecords(workspace),
+        runs: configRuns(workspace),
+      });
+    return await use({ name, data, grid, html });
   } finally {
     workspace.close();
   }
 }
 
+/** The report in one format, from the cache. */
+export async function reportText(request: ReportRequest, registry: readonly AnyStage[] = stages): Promise<string> {
+  return withReport(request, registry, async (report) => (request.format === 'html' ? report.html() : TABLE_RENDERERS[request.format](report.data)));
+}
+
+/**
+ * Writes the report: the HTML report to the file `out` for --format html, else every table and
+ * figure (and report.html) into the folder `out`. Returns the paths written.
+ */
+export async function writeReport(request: ReportRequest & { readonly out: string }, registry: readonly AnyStage[] = stages): Promise<string[]> {
+  return withReport(request, registry, async (report) => {
+    if (request.format === 'html') {
+      mkdirSync(dirname(request.out), { recursive: true });
+      writeFileSync(request.out, await report.html());
+      return [request.out];
+    }
+    mkdirSync(request.out, { recursive: true });
+    const files = [...(await reportFiles(report.data, report.grid)), { name: 'report.html', bytes: new TextEncoder().encode(await report.html()) }];
+    return files.map((file) => {
+      const path = join(request.out, file.name);
+      writeFileSync(path, file.bytes);
+      return path;
+    });
+  });
+}
+
 interface ReportArguments {
   config: string;
   format: ReportFormat;
+  out?: string;
   /** The CLI's global option. */
   'cache-dir'?: string;
   set?: string[];
@@ -50,16 +142,27 @@ interface ReportArguments {
 
 export const reportCommand: CommandModule<object, ReportArguments> = {
   command: 'report <config>',
-  describe: 'Print the report table (rows k, both directions, bound, paper figures, perturbation statistics) from the cache',
+  describe: 'The report from the cache: a table, the single-file HTML report, or (--out DIR) every table and figure',
   builder: (yargs: Argv) =>
     yargs
       .positional('config', { type: 'string', demandOption: true, describe: 'pipeline config (YAML)' })
-      .option('format', { choices: REPORT_FORMATS, default: 'md' as ReportFormat, describe: 'json: machine-readable rows; csv, md, tex: the table' })
+      .option('format', {
+        choices: REPORT_FORMATS,
+        default: 'md' as ReportFormat,
+        describe: 'md, csv, tex: the full table (md: and the compact one); tex-compact: at most six columns; json: machine-readable rows; html: everything in one file',
+      })
+      .option('out', { type: 'string', describe: 'with --format html: the HTML file to write; otherwise a folder for every table and figure (SVG, PDF, PNG, LaTeX, CSV, JSON, HTML)' })
       .option('set', { type: 'string', array: true, describe: 'config overrides, name=value or stage.param=value' })
-      .option('instance', { type: 'string', describe: 'the report instance, when the config has several' }),
+      .option('instance', { type: 'string', describe: 'the report instance, when the config has several' })
+      .example('$0 report configs/smoke.yaml --format tex-compact', 'the compact LaTeX table')
+      .example('$0 report configs/smoke.yaml --format html --out report.html', 'one HTML file, readable offline')
+      .example('$0 report configs/smoke.yaml --out results/', 'every table and figure'),
   handler: async (args) => {
-    process.stdout.write(
-      await reportText({ config: args.config, format: args.format, cacheDir: args['cache-dir'], overrides: args.set, instance: args.instance }),
-    );
+    const request = { config: args.config, format: args.format, cacheDir: args['cache-dir'], overrides: args.set, instance: args.instance };
+    if (args.out === undefined) {
+      process.stdout.write(await reportText(request));
+      return;
+    }
+    for (const path of await writeReport({ ...request, out: args.out })) process.stdout.write(`wrote ${path}\n`);
   },
 };
