@@ -2,7 +2,7 @@
 // SVG (for screens and the HTML report) and PDF (through pdfkit, for LaTeX's \includegraphics).
 // One description drawn twice keeps the two formats the same figure.
 
-export type MarkerShape = 'circle' | 'square' | 'triangle' | 'diamond' | 'triangle-down' | 'star';
+export type MarkerShape = 'circle' | 'square' | 'triangle' | 'diamond' | 'triangle-down' | 'pentagon' | 'star';
 
 export type Shape =
   | { readonly kind: 'line'; readonly points: readonly (readonly [number, number])[]; readonly color: string; readonly width: number; readonly dash?: readonly number[] }
@@ -62,6 +62,11 @@ function markerPolygon(shape: Exclude<MarkerShape, 'circle'>, x: number, y: numb
       return [[x, y - r * 1.15], [x + r, y + r * 0.75], [x - r, y + r * 0.75]];
     case 'triangle-down':
       return [[x, y + r * 1.15], [x + r, y - r * 0.75], [x - r, y - r * 0.75]];
+    case 'pentagon':
+      return Array.from({ length: 5 }, (_, i) => {
+        const angle = -Math.PI / 2 + (i * 2 * Math.PI) / 5;
+        return [x + r * 1.1 * Math.cos(angle), y + r * 1.1 * Math.sin(angle)] as [number, number];
+      });
     case 'star':
       return Array.from({ length: 10 }, (_, i) => {
         const radius = i % 2 === 0 ? r * 1.3 : r * 0.55;

@@ -4,7 +4,7 @@
 
 import { renderSvg } from './figure.js';
 import { reportFigures, type ReportFile } from './files.js';
-import { compactTable, fullTable, reportNotes, type Table } from './tables.js';
+import { compactTable, fullTable, isTextColumn, reportNotes, type Table } from './tables.js';
 import type { ReportData } from './data.js';
 
 export interface InstanceRecord {
@@ -56,7 +56,7 @@ const mediaType = (name: string) => MEDIA_TYPES[name.slice(name.lastIndexOf('.')
 const dataUri = (type: string, bytes: Uint8Array) => `data:${type};base64,${base64(bytes)}`;
 
 function htmlTable(table: Table, className: string): string {
-  const numeric = (index: number) => !['method', 'setting', 'direction'].includes(table.columns[index].key);
+  const numeric = (index: number) => !isTextColumn(table.columns[index]);
   const cell = (tag: 'th' | 'td', text: string, index: number) => `<${tag}${numeric(index) ? ' class="number"' : ''}>${escape(text)}</${tag}>`;
   return [
     `<table class="${className}">`,

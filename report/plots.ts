@@ -7,9 +7,10 @@ import { textWidth, type Figure, type MarkerShape, type Shape } from './figure.j
 import { budgetText } from './tables.js';
 import type { ReportData, ReportRow } from './data.js';
 
-/** Okabe & Ito's colour-blind-safe palette, without its yellow (too pale on white). */
-const COLORS = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9', '#000000'];
-const MARKERS: readonly MarkerShape[] = ['circle', 'square', 'triangle', 'triangle-down', 'diamond'];
+/** Okabe & Ito's colour-blind-safe palette, without its yellow (too pale on white) and its black (the paper's). */
+const COLORS = ['#0072b2', '#d55e00', '#009e73', '#cc79a7', '#e69f00', '#56b4e9'];
+/** As many shapes as colours, so that the 6 first series differ in both. */
+const MARKERS: readonly MarkerShape[] = ['circle', 'square', 'triangle', 'triangle-down', 'diamond', 'pentagon'];
 const BASELINE = { color: '#666666', dash: [5, 3], label: 'baseline (clean training)' };
 const BOUND = { color: '#333333', dash: [1.5, 2.5], label: 'desired model (bound)' };
 const PAPER = { color: '#000000', marker: 'star' as const, label: 'paper, full CIFAR-10' };
@@ -26,9 +27,9 @@ export interface SeriesStyle {
   readonly marker: MarkerShape;
 }
 
-/** The i-th style: colours cycle first, then markers, so neighbours differ in colour and shape. */
+/** The i-th style: the first six differ in colour and shape; past them, each colour comes back with another shape. */
 export function seriesStyle(index: number): SeriesStyle {
-  return { color: COLORS[index % COLORS.length], marker: MARKERS[index % MARKERS.length] };
+  return { color: COLORS[index % COLORS.length], marker: MARKERS[(index + Math.floor(index / COLORS.length)) % MARKERS.length] };
 }
 
 interface Point {

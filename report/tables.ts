@@ -16,6 +16,9 @@ interface Column {
   readonly short: string;
 }
 
+/** Columns of words, aligned left; the others hold numbers. */
+export const isTextColumn = (column: Column) => ['method', 'setting', 'direction'].includes(column.key);
+
 export interface Table {
   readonly columns: readonly Column[];
   /** Formatted cells; '' where a value is missing. */
@@ -179,7 +182,7 @@ export function compactTable(data: ReportData): Table {
 
 function markdownTable(table: Table): string[] {
   const line = (cells: readonly string[]) => `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
-  return [line(table.columns.map((column) => column.title)), line(table.columns.map(() => '--:')), ...table.cells.map(line)];
+  return [line(table.columns.map((column) => column.title)), line(table.columns.map((column) => (isTextColumn(column) ? ':--' : '--:'))), ...table.cells.map(line)];
 }
 
 /** The notes under a table, shared by the Markdown and HTML reports. */
@@ -189,7 +192,7 @@ export function reportNotes(data: ReportData): string[] {
     `Baseline (k = 0, fair training on the clean images): ${percent(data.baseline.test_accuracy)} % test${baselineTrain}. ` +
       `Desired model (fit on the test set): ${percent(data.desired.test_accuracy)} % on that test set, the bound of any gain.`,
     'Gains are in percentage points over the baseline. Toward steps descend the desired model\'s loss ("exemples passeurs"); ' +
-      'away steps ascend it (poisoning). Budget: the largest change of a pixel from its original value, in levels (unbounded: none).',
+      'away steps ascend it (poisoning). Budget: the largest change of a pixel from its original value, in levels; 0 means unbounded.',
     'Perturbation statistics compare the training images after k steps with the originals (pixel levels 0-255); ' +
       '"returned" is the share of pixel values that step k brought back to their original value; ' +
       '"desired loss" and "desired acc." are the desired head\'s on the perturbed training images.',
@@ -249,7 +252,7 @@ function latexTabular(table: Table): string {
           .join(' '),
       ]
     : [];
-  const alignment = table.columns.map((column) => (column.key === 'method' || column.key === 'setting' || column.key === 'direction' ? 'l' : 'r')).join('');
+  const alignment = table.columns.map((column) => (isTextColumn(column) ? 'l' : 'r')).join('');
   return [
     '% requires \\usepackage{booktabs}',
     `\\begin{tabular}{${alignment}}`,
