@@ -29,7 +29,7 @@ export const IMAGE_LAYOUT = 'uint8 RGB, 32x32, row-major HWC (pixel (y, x) chann
  * the extension's name and its JSON metadata. Readers that know the type (pyarrow's
  * `to_numpy_ndarray()`) see 32x32x3 tensors; the others see the storage list.
  */
-export const IMAGE_TENSOR_METADATA: ReadonlyMap<string, string> = new Map([
+const IMAGE_TENSOR_METADATA: ReadonlyMap<string, string> = new Map([
   ['ARROW:extension:name', 'arrow.fixed_shape_tensor'],
   ['ARROW:extension:metadata', JSON.stringify({ shape: [IMAGE_SIDE, IMAGE_SIDE, IMAGE_CHANNELS] })],
 ]);

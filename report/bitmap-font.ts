@@ -1,9 +1,8 @@
 // A small bitmap font (5x7 glyphs on a 6x10 cell, with descenders) for labels inside PNG images,
 // which have no text of their own. Glyphs are drawn here for this project: '#' is ink.
 
-export const GLYPH_ADVANCE = 6;
-/** Rows from the top of a line to its baseline (exclusive), and the line's full height. */
-export const GLYPH_ASCENT = 7;
+const GLYPH_ADVANCE = 6;
+/** A line's height in font pixels: 7 rows above the baseline, 2 of descenders, 1 of space. */
 export const LINE_HEIGHT = 10;
 
 const GLYPHS: Record<string, string> = {

@@ -17,7 +17,7 @@ export const PAPER_TOWARD_PERCENT: ReadonlyMap<number, number> = new Map([
   [1, 86],
   [3, 92],
 ]);
-export const PAPER_SOURCE =
+const PAPER_SOURCE =
   'A. Chan-Hon-Tong, "exemples passeurs", ONERA, 2018: CIFAR-10 test accuracy on the full data set (50,000 training images), toward direction';
 
 /** The method of a row whose coordinates and statistics name none: the paper's sign steps. */
@@ -127,7 +127,7 @@ function settingOf(item: ManyItem<Metrics>, statistics: Metrics | undefined, inp
   return { method: String(value('method') ?? DEFAULT_METHOD), direction: String(direction), budget: count('budget', 0)!, k: count('k', null) };
 }
 
-export const settingKey = (setting: RowSetting) => JSON.stringify([setting.method, setting.direction, setting.budget, setting.k]);
+const settingKey = (setting: RowSetting) => JSON.stringify([setting.method, setting.direction, setting.budget, setting.k]);
 
 /** First-appearance rank of each value, for an order that follows the config rather than the alphabet. */
 function rankOf(values: readonly string[]): (value: string) => number {
@@ -136,7 +136,7 @@ function rankOf(values: readonly string[]): (value: string) => number {
   return (value) => ranks.get(value)!;
 }
 
-export function compareSettings(order: { method: (m: string) => number; direction: (d: string) => number }) {
+function compareSettings(order: { method: (m: string) => number; direction: (d: string) => number }) {
   return (a: RowSetting, b: RowSetting) =>
     order.method(a.method) - order.method(b.method) ||
     order.direction(a.direction) - order.direction(b.direction) ||

@@ -31,7 +31,7 @@ export interface Figure {
   readonly shapes: readonly Shape[];
 }
 
-export const FONT_FAMILY = 'Helvetica, Arial, "DejaVu Sans", sans-serif';
+const FONT_FAMILY = 'Helvetica, Arial, "DejaVu Sans", sans-serif';
 const TEXT_COLOR = '#1a1a1a';
 
 /**

@@ -17,19 +17,19 @@ export interface ReportFile {
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
 /** Width and height of a PNG, from its IHDR chunk. */
-export function pngSize(png: Uint8Array): { width: number; height: number } {
+function pngSize(png: Uint8Array): { width: number; height: number } {
   const view = new DataView(png.buffer, png.byteOffset, png.byteLength);
   if (png.byteLength < 24 || view.getUint32(12) !== 0x49484452) throw new Error('not a PNG file (no IHDR chunk)');
   return { width: view.getUint32(16), height: view.getUint32(20) };
 }
 
 /** The grid as a figure: the PNG placed at 144 pixels per inch. */
-export function gridFigure(grid: Uint8Array): Figure {
+function gridFigure(grid: Uint8Array): Figure {
   const { width, height } = pngSize(grid);
   return { title: 'Training images: original, perturbed, signed difference', width: width / 2, height: height / 2, shapes: [{ kind: 'image', x: 0, y: 0, width: width / 2, height: height / 2, png: grid }] };
 }
 
-export const PLOT_CAPTIONS = {
+const PLOT_CAPTIONS = {
   steps: 'Test accuracy of the fair model trained on the perturbed images, against the number of steps k (k = 0: the clean images).',
   budget: 'Test accuracy against the budget (the largest change of a pixel, in levels), at each budget after its last step.',
   grid: 'Training images: originals, the same images perturbed, and the signed difference on a diverging colour scale.',

@@ -7,7 +7,7 @@ import { IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIDE, type ImageSet } from '../data/
 import { drawText, LINE_HEIGHT, textWidthPixels } from './bitmap-font.js';
 
 export const GRID_SCALE = 4;
-export const GRID_GAP = 4;
+const GRID_GAP = 4;
 /** Font pixels per bitmap-font pixel. */
 const LABEL_SCALE = 2;
 const MARGIN = 8;
@@ -68,7 +68,7 @@ function pairImages(original: ImageSet, perturbed: ImageSet, count: number): Pai
 }
 
 /** Per pixel, the mean over the channels of (after - before), in levels. */
-export function signedDifference(before: Uint8Array, after: Uint8Array): Float32Array {
+function signedDifference(before: Uint8Array, after: Uint8Array): Float32Array {
   const out = new Float32Array(before.length / IMAGE_CHANNELS);
   for (let pixel = 0; pixel < out.length; pixel++) {
     let sum = 0;

@@ -25,17 +25,17 @@ export interface Table {
   readonly cells: readonly (readonly string[])[];
 }
 
-export function percent(fraction: number | null): string {
+function percent(fraction: number | null): string {
   return fraction === null ? '' : fixed(fraction * 100, 1);
 }
 
-export function fixed(value: number | null, digits: number): string {
+function fixed(value: number | null, digits: number): string {
   if (value === null) return '';
   const text = value.toFixed(digits);
   return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
 }
 
-export function signedPoints(points: number | null): string {
+function signedPoints(points: number | null): string {
   const text = fixed(points, 1);
   return text === '' || text.startsWith('-') || Number(text) === 0 ? text : `+${text}`;
 }
@@ -43,7 +43,7 @@ export function signedPoints(points: number | null): string {
 export const budgetText = (budget: number) => (budget === 0 ? 'unbounded' : String(budget));
 
 /** Directions in the order of the rows (the order the config gives them). */
-export function directionsOf(data: ReportData): string[] {
+function directionsOf(data: ReportData): string[] {
   return [...new Set(data.rows.map((row) => row.direction))];
 }
 
@@ -141,7 +141,7 @@ function settingParts(data: ReportData): { method: boolean; budget: boolean; k: 
   };
 }
 
-export function settingLabel(setting: RowSetting, parts: { method: boolean; budget: boolean; k: boolean }): string {
+function settingLabel(setting: RowSetting, parts: { method: boolean; budget: boolean; k: boolean }): string {
   return [
     parts.method ? setting.method : '',
     parts.budget ? budgetText(setting.budget) : '',
