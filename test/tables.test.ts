@@ -70,6 +70,18 @@ describe('Arrow layouts', () => {
     expect(Buffer.from(tableToIPC(imageSetToTable(sampleImages(), provenance), 'file')).equals(Buffer.from(bytes))).toBe(true);
   });
 
+  it('gives `show` pyarrow lines that turn tensor columns into numpy arrays, and only those', () => {
+    const images = pyarrowSnippet('/cache/a "b".arrow', imageSetToTable(sampleImages()));
+    expect(images.split('\n')).toEqual([
+      'import pyarrow as pa',
+      'table = pa.ipc.open_file("/cache/a \\"b\\".arrow").read_all()',
+      'image = table["image"].combine_chunks().to_numpy_ndarray()  # numpy, (rows, *shape)',
+      'frame = table.to_pandas()',
+    ]);
+    const features = featureSetToTable({ count: 1, dimension: 2, features: new Float32Array(2), labels: new Uint8Array([0]), classes: ['x'], description: {} });
+    expect(pyarrowSnippet('f.arrow', features)).not.toContain('to_numpy_ndarray');
+  });
+
   it.skipIf(!hasPyarrow)('opens in pyarrow through the lines `show` prints: 32x32x3 uint8 tensors and categorical labels', () => {
     const directory = mkdtempSync(join(tmpdir(), 'tables-pyarrow-'));
     try {
