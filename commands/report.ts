@@ -3,7 +3,7 @@
 // (--format html) or every table and figure into a folder. Tables and figures are rendered from
 // the report stage's cached rows and grid by the same functions as the stage's own files.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 import type { AnyStage } from '../pipeline/stage.js';
@@ -114,19 +114,25 @@ export async function reportText(request: ReportRequest, registry: readonly AnyS
  * figure (and report.html) into the folder `out`. Returns the paths written.
  */
 export async function writeReport(request: ReportRequest & { readonly out: string }, registry: readonly AnyStage[] = stages): Promise<string[]> {
+  const html = request.format === 'html';
+  const isFolder = existsSync(request.out) && statSync(request.out).isDirectory();
+  if (html && isFolder) throw new SelectionError(`--out ${request.out} is a folder; with --format html, give the file to write, e.g. ${join(request.out, 'report.html')}`);
+  if (!html && existsSync(request.out) && !isFolder) {
+    throw new SelectionError(`--out ${request.out} is a file; give a folder for every table and figure, or add --format html to write one HTML file`);
+  }
   return withReport(request, registry, async (report) => {
-    if (request.format === 'html') {
-      mkdirSync(dirname(request.out), { recursive: true });
-      writeFileSync(request.out, await report.html());
-      return [request.out];
+    const files = html
+      ? [{ path: request.out, bytes: await report.html() }]
+      : [...(await reportFiles(report.data, report.grid)), { name: 'report.html', bytes: await report.html() }].map((file) => ({ path: join(request.out, file.name), bytes: file.bytes }));
+    for (const file of files) {
+      try {
+        mkdirSync(dirname(file.path), { recursive: true });
+        writeFileSync(file.path, file.bytes);
+      } catch (error) {
+        throw new SelectionError(`cannot write ${file.path}: ${(error as Error).message}`);
+      }
     }
-    mkdirSync(request.out, { recursive: true });
-    const files = [...(await reportFiles(report.data, report.grid)), { name: 'report.html', bytes: new TextEncoder().encode(await report.html()) }];
-    return files.map((file) => {
-      const path = join(request.out, file.name);
-      writeFileSync(path, file.bytes);
-      return path;
-    });
+    return files.map((file) => file.path);
   });
 }
 

@@ -152,6 +152,11 @@ describe('pipeline report', () => {
     expect(html).toMatch(/<td class="number">1<\/td><td>[0-9-]+ [0-9:]+ UTC<\/td>/);
   });
 
+  it('says what --out expects when it names a folder for the HTML file, or a file for the folder', async () => {
+    await expect(writeReport({ config, format: 'html', cacheDir, out: directory }, registry)).rejects.toThrow(/is a folder; with --format html, give the file to write/);
+    await expect(writeReport({ config, format: 'md', cacheDir, out: config }, registry)).rejects.toThrow(/is a file; give a folder/);
+  });
+
   it('asks which report when the config has several, and refuses a config without one', async () => {
     const twoReports = join(directory, 'two.yaml');
     writeFileSync(twoReports, `${CONFIG}  - name: report_copy\n    uses: report\n${CONFIG.split('    uses: report\n')[1]}`);
