@@ -115,7 +115,8 @@ function drawPlot(data: ReportData, spec: PlotSpec): Figure {
 
   spec.series.forEach((series, index) => {
     const style = seriesStyle(index);
-    const points = series.points.map((point) => [xOf(point.x) + offset(index), yOf(point.accuracy)] as const);
+    // Lines from the shared baseline leave its marker itself; the measured points are offset.
+    const points = series.points.map((point, at) => [xOf(point.x) + (series.startsAtBaseline && at === 0 ? 0 : offset(index)), yOf(point.accuracy)] as const);
     if (points.length > 1) shapes.push({ kind: 'line', points, color: style.color, width: 1.4 });
     for (const [x, y] of series.startsAtBaseline ? points.slice(1) : points) {
       shapes.push({ kind: 'marker', shape: style.marker, x, y, size: MARKER_SIZE, color: style.color, fill: style.color });

@@ -298,6 +298,15 @@ describe('report figures', () => {
     expect(paperStars).toHaveLength(3);
   });
 
+  it('takes, at each budget, the last step of its series', () => {
+    const inputs = budgetInputs();
+    const steps = inputs.steps.map((step) => ({ ...step, value: { accuracy: step.coordinates.k === 3 ? 0.6 : 0.9 } }));
+    const figure = accuracyByBudgetFigure(collectReport({ ...inputs, steps }));
+    const baselineY = (figure.shapes.find((s) => s.kind === 'line' && s.dash?.[0] === 5) as Extract<Shape, { kind: 'line' }>).points[0][1];
+    const lines = figure.shapes.filter((s): s is Extract<Shape, { kind: 'line' }> => s.kind === 'line' && s.width === 1.4 && s.points.length === 3);
+    for (const line of lines) for (const [, y] of line.points) expect(y).toBeGreaterThan(baselineY);
+  });
+
   it('gives a new method its own series and style, with no change to the report', () => {
     const inputs = stepInputs();
     const rotation = [1, 2, 3].map((k) => item(`r${k}`, { direction: 'toward', k, method: 'rotation' }, { accuracy: 0.77 }));
