@@ -2,6 +2,7 @@
 // Each layout is built from, and read back into, flat typed arrays without per-row copies.
 
 import {
+  Dictionary,
   Field,
   FixedSizeList,
   Float32,
@@ -11,7 +12,9 @@ import {
   Struct,
   Table,
   Uint8,
+  Utf8,
   makeData,
+  vectorFromArray,
   type Data,
   type DataType,
 } from '../pipeline/arrow.js';
@@ -20,6 +23,16 @@ export const IMAGE_SIDE = 32;
 export const IMAGE_CHANNELS = 3;
 export const IMAGE_BYTES = IMAGE_SIDE * IMAGE_SIDE * IMAGE_CHANNELS;
 export const IMAGE_LAYOUT = 'uint8 RGB, 32x32, row-major HWC (pixel (y, x) channel c at (y*32 + x)*3 + c)';
+/**
+ * The `image` column is Arrow's canonical extension type `arrow.fixed_shape_tensor` (format
+ * spec, "Canonical Extension Types"): a FixedSizeList<uint8>[3072] storage whose field carries
+ * the extension's name and its JSON metadata. Readers that know the type (pyarrow's
+ * `to_numpy_ndarray()`) see 32x32x3 tensors; the others see the storage list.
+ */
+const IMAGE_TENSOR_METADATA: ReadonlyMap<string, string> = new Map([
+  ['ARROW:extension:name', 'arrow.fixed_shape_tensor'],
+  ['ARROW:extension:metadata', JSON.stringify({ shape: [IMAGE_SIDE, IMAGE_SIDE, IMAGE_CHANNELS] })],
+]);
 
 /** A set of labelled 32x32 RGB images, pixels 0..255 in HWC order. */
 export interface ImageSet {
@@ -48,11 +61,20 @@ function column<T extends DataType>(type: T, length: number, values: T['TArray']
   return makeData({ type, length, data: values, nullCount: 0 } as never) as Data<T>;
 }
 
-function fixedSizeList(listSize: number, itemName: string, values: Uint8Array | Float32Array, length: number) {
-  const itemType = values instanceof Uint8Array ? new Uint8() : new Float32();
-  const child = makeData({ type: itemType, length: length * listSize, data: values, nullCount: 0 } as never);
-  const type = new FixedSizeList(listSize, new Field(itemName, itemType, false));
+function fixedSizeList(type: FixedSizeList, values: Uint8Array | Float32Array, length: number) {
+  const child = makeData({ type: type.children[0].type, length: length * type.listSize, data: values, nullCount: 0 } as never);
   return makeData({ type, length, child, nullCount: 0 } as never) as unknown as Data<FixedSizeList>;
+}
+
+/** The `label` column: class indices, dictionary-encoded with the class names (a pandas categorical). */
+function labelField(): Field {
+  // A fixed dictionary id: Arrow's default is a process-wide counter, which would make the bytes depend on history.
+  return new Field('label', new Dictionary(new Utf8(), new Uint8(), 0), false);
+}
+
+function labelColumn(labels: Uint8Array, classes: readonly string[]): Data {
+  const dictionary = vectorFromArray([...classes], new Utf8());
+  return makeData({ type: labelField().type, length: labels.length, data: labels, nullCount: 0, dictionary } as never);
 }
 
 /** A table of one record batch: the layout every artifact table of the project uses. */
@@ -82,33 +104,27 @@ function columnValues<A extends Uint8Array | Int32Array | Float32Array>(table: T
   return joined;
 }
 
-function metadataOf(table: Table): Map<string, string> {
-  return table.schema.metadata;
-}
-
 function classesOf(table: Table): string[] {
-  const raw = metadataOf(table).get('classes');
-  if (!raw) throw new Error("table metadata has no 'classes' entry");
-  return JSON.parse(raw) as string[];
+  const label = table.getChild('label');
+  const dictionary = label?.data[0]?.dictionary;
+  if (!dictionary) throw new Error("table has no dictionary-encoded 'label' column holding the class names");
+  return dictionary.toArray() as string[];
 }
 
-export function imageSetToTable(set: ImageSet): Table {
+/** The storage type of the `image` column; the field adds the extension metadata. */
+const imageStorage = () => new FixedSizeList(IMAGE_BYTES, new Field('item', new Uint8(), true));
+
+/** `metadata`: provenance added to the schema (a perturbed set's method, direction, step, budget...). */
+export function imageSetToTable(set: ImageSet, metadata: Readonly<Record<string, string>> = {}): Table {
   if (set.pixels.length !== set.count * IMAGE_BYTES) {
     throw new Error(`image set: ${set.pixels.length} pixel bytes for ${set.count} images (expected ${set.count * IMAGE_BYTES})`);
   }
-  const fields = [
-    new Field('index', new Int32(), false),
-    new Field('label', new Uint8(), false),
-    new Field('image', new FixedSizeList(IMAGE_BYTES, new Field('pixel', new Uint8(), false)), false),
-  ];
+  const image = new Field('image', imageStorage(), false, new Map(IMAGE_TENSOR_METADATA));
+  const fields = [new Field('index', new Int32(), false), labelField(), image];
   return oneBatchTable(
     fields,
-    [
-      column(new Int32(), set.count, set.indices),
-      column(new Uint8(), set.count, set.labels),
-      fixedSizeList(IMAGE_BYTES, 'pixel', set.pixels, set.count),
-    ],
-    { layout: IMAGE_LAYOUT, classes: JSON.stringify(set.classes) },
+    [column(new Int32(), set.count, set.indices), labelColumn(set.labels, set.classes), fixedSizeList(image.type, set.pixels, set.count)],
+    { ...metadata, layout: IMAGE_LAYOUT },
     set.count,
   );
 }
@@ -127,23 +143,20 @@ export function featureSetToTable(set: FeatureSet): Table {
   if (set.features.length !== set.count * set.dimension) {
     throw new Error(`feature set: ${set.features.length} values for ${set.count} x ${set.dimension}`);
   }
-  const fields = [
-    new Field('label', new Uint8(), false),
-    new Field('features', new FixedSizeList(set.dimension, new Field('value', new Float32(), false)), false),
-  ];
+  const features = new Field('features', new FixedSizeList(set.dimension, new Field('item', new Float32(), true)), false);
   return oneBatchTable(
-    fields,
-    [column(new Uint8(), set.count, set.labels), fixedSizeList(set.dimension, 'value', set.features, set.count)],
-    { ...set.description, classes: JSON.stringify(set.classes), dimension: String(set.dimension) },
+    [labelField(), features],
+    [labelColumn(set.labels, set.classes), fixedSizeList(features.type, set.features, set.count)],
+    { ...set.description, dimension: String(set.dimension) },
     set.count,
   );
 }
 
 export function tableToFeatureSet(table: Table): FeatureSet {
-  const metadata = metadataOf(table);
+  const metadata = table.schema.metadata;
   const dimension = Number(metadata.get('dimension'));
   const description: Record<string, string> = {};
-  for (const [key, value] of metadata) if (key !== 'classes' && key !== 'dimension') description[key] = value;
+  for (const [key, value] of metadata) if (key !== 'dimension') description[key] = value;
   return {
     count: table.numRows,
     dimension,

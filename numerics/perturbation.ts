@@ -1,6 +1,7 @@
 // One signed-gradient step on uint8 pixels, and the statistics that show how visible it is.
 
 export type Direction = 'toward' | 'away';
+export const DIRECTIONS: readonly Direction[] = ['toward', 'away'];
 
 export interface StepOptions {
   /** `toward` descends the desired head's loss (the paper's "exemples passeurs"); `away` ascends it (poisoning). */

@@ -15,6 +15,7 @@ const arrow = require(join(dirname(require.resolve('apache-arrow')), 'Arrow.esne
 
 export const {
   Bool,
+  Dictionary,
   Field,
   FixedSizeList,
   Float32,
@@ -25,10 +26,12 @@ export const {
   Struct,
   Table,
   Uint8,
+  Utf8,
   makeData,
   tableFromArrays,
   tableFromIPC,
   tableToIPC,
+  vectorFromArray,
 } = arrow;
 
 // The classes' instance types, under the same names as the values above.
@@ -41,4 +44,5 @@ export type FixedSizeList = InstanceType<A['FixedSizeList']>;
 export type Int32 = InstanceType<A['Int32']>;
 export type Bool = InstanceType<A['Bool']>;
 export type Float64 = InstanceType<A['Float64']>;
+export type Dictionary = InstanceType<A['Dictionary']>;
 export type { DataType } from 'apache-arrow';

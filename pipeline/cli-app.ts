@@ -20,6 +20,7 @@ import { formatDuration, reporterFor, type TerminalSink, type TextSink } from '.
 import { commandLine, setOptions } from './shell.js';
 import { usesAllCores, type AnyStage } from './stage.js';
 import { StaleInstanceError, Workspace } from './workspace.js';
+import { pyarrowSnippet } from './python-snippet.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, busy: 3, interrupted: 130 } as const;
 
@@ -282,6 +283,7 @@ async function summarizeArtifact(workspace: Workspace, instance: string, output:
         rows: table.numRows,
         columns: table.schema.fields.map((field) => `${field.name}: ${String(field.type)}`),
         metadata: Object.fromEntries(table.schema.metadata),
+        python: pyarrowSnippet(info.path, table),
       };
     }
     case 'metrics':
@@ -519,7 +521,7 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
           for (const output of outputs) {
             const { output: name, kind, path, ...rest } = output as { output: string; kind: string; path: string };
             print(`  ${name} (${kind}): ${path}`);
-            for (const [key, value] of Object.entries(rest)) print(`    ${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+            for (const [key, value] of Object.entries(rest)) print(`    ${key}: ${typeof value === 'string' ? value.replaceAll('\n', '\n      ') : JSON.stringify(value)}`);
           }
         } finally {
           workspace.close();

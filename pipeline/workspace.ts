@@ -27,6 +27,8 @@ export interface InstanceInfo {
   readonly stageType: string;
   readonly params: Readonly<Record<string, unknown>>;
   readonly fresh: boolean;
+  /** The content key of its current result (the history's executions carry it); null when stale. */
+  readonly key: string | null;
   /** Why it is stale (empty when fresh). */
   readonly reasons: readonly string[];
   readonly outputs: readonly { readonly name: string; readonly kind: ArtifactKind }[];
@@ -74,6 +76,7 @@ export class Workspace {
         stageType: instance.stage.name,
         params: instance.params,
         fresh: freshness.state === 'fresh',
+        key: freshness.state === 'fresh' ? freshness.key : null,
         reasons: freshness.state === 'fresh' ? [] : freshness.reasons,
         outputs: Object.entries(instance.stage.outputs as Record<string, { kind: ArtifactKind }>).map(([name, spec]) => ({ name, kind: spec.kind })),
       };

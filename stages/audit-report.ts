@@ -2,8 +2,8 @@
 // public against private accuracy per step, the detector's ROC curves and the power curve.
 
 import { defineStage, type JsonValue } from '../pipeline/stage.js';
-import { DETECTOR_METHOD, renderAuditCsv, renderAuditLatex, renderAuditMarkdown, type AuditData, type AuditReport, type Detection } from './audit-tables.js';
-import { renderPowerPlot, renderPublicPrivatePlot, renderRocPlot } from './audit-plots.js';
+import { DETECTOR_METHOD, renderAuditCsv, renderAuditLatex, renderAuditMarkdown, type AuditData, type AuditReport, type Detection } from '../report/audit-tables.js';
+import { renderPowerPlot, renderPublicPrivatePlot, renderRocPlot } from '../report/audit-plots.js';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 

@@ -10,9 +10,8 @@ import { predict, tableToModel, type LinearSvmModel } from '../numerics/svm/inde
 import { seededUniform } from '../numerics/random.js';
 import { clopperPearsonInterval, fisherExactGreater, newcombeInterval, privateSizeNeeded, type Sample } from '../numerics/audit/proportions.js';
 import { countFalseFlags } from '../numerics/audit/false-flags.js';
-import { AUDIT_INTERVAL, AUDIT_TEST, type AuditData, type AuditRow } from './audit-tables.js';
-import { DIRECTIONS } from './report-tables.js';
-import type { Direction } from '../numerics/perturbation.js';
+import { AUDIT_INTERVAL, AUDIT_TEST, type AuditData, type AuditRow } from '../report/audit-tables.js';
+import { DIRECTIONS, type Direction } from '../numerics/perturbation.js';
 
 /** 1 where the model classifies the row correctly. */
 function correctness(model: LinearSvmModel, set: FeatureSet, input: string): Uint8Array {

@@ -10,7 +10,7 @@ import { spamFeatures, SPAM_DIMENSION } from '../numerics/audit/spam.js';
 import { detectorScores, trainDetector } from '../numerics/audit/detector.js';
 import { rocAuc, rocCurve } from '../numerics/audit/roc.js';
 import { describeFit, svmParamSchema, svmParams } from './svm-params.js';
-import type { Detection } from './audit-tables.js';
+import type { Detection } from '../report/audit-tables.js';
 
 function checkPairs(clean: ImageSet, perturbed: ImageSet, names: string): void {
   const same = clean.count === perturbed.count && clean.indices.every((index, i) => index === perturbed.indices[i]);

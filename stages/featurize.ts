@@ -10,7 +10,7 @@ const CHUNK_BATCHES = 4;
 
 export const featurizeStage = defineStage({
   name: 'featurize',
-  version: 1,
+  version: 2,
   description: "A frozen CNN layer's activations for each image (labels kept)",
   allCores: true,
   params: {

@@ -38,7 +38,7 @@ function checkSameImages(images: ImageSet, original: ImageSet): void {
 
 export const perturbStage = defineStage({
   name: 'perturb',
-  version: 1,
+  version: 2,
   description: "One signed-gradient step on every training pixel, toward (or away from) the desired model",
   allCores: true,
   params: {

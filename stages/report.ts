@@ -1,52 +1,51 @@
-// The paper-style report: the accuracy table after k perturbation steps in both directions
-// (Markdown, CSV, LaTeX, JSON rows), a plot of accuracy against k, and a grid of images
-// showing that the perturbation is invisible.
+// The paper-style report: the rows (one per method, direction, budget and k, read from the
+// producing instances' matrix coordinates and the perturbation statistics), the full and the
+// compact table, and a labelled grid of images showing how little the perturbation changes.
+// The figures and the HTML report are drawn from these by `pipeline report` (report/).
 
 import { defineStage, type JsonValue } from '../pipeline/stage.js';
 import { tableToImageSet } from '../data/tables.js';
-import { collectReport, renderCsv, renderLatex, renderMarkdown } from './report-tables.js';
-import { renderAccuracyPlot } from './report-plot.js';
-import { renderImageGrid } from './report-grid.js';
+import { collectReport } from '../report/data.js';
+import { renderCompactLatex, renderCsv, renderLatex, renderMarkdown } from '../report/tables.js';
+import { renderImageGrid } from '../report/grid.js';
 
 const utf8 = (text: string) => new TextEncoder().encode(text);
 
 export const reportStage = defineStage({
   name: 'report',
-  version: 1,
-  description: 'Tables (Markdown, CSV, LaTeX, JSON), an accuracy-versus-k plot and an image grid for the paper',
+  version: 2,
+  description: 'Rows by method, direction, budget and k; the full and compact tables (Markdown, CSV, LaTeX); a labelled image grid',
   params: {
     grid_images: { type: 'integer', default: 8, min: 1, max: 64, description: 'Images in the grid, the first ones of the training set' },
-    amplify: { type: 'number', default: 20, min: 1, description: 'Factor on the pixel difference in the grid (mid-grey = unchanged)' },
   },
   inputs: {
     baseline: { kind: 'metrics', description: 'Evaluation of the fair model trained on the clean images (k = 0)' },
     desired: { kind: 'metrics', description: "The desired model's accuracy on the test set it was fit on (the bound)" },
-    steps: { kind: 'metrics', many: true, description: 'Evaluations after each step, keyed like evaluate@direction=toward,k=2' },
-    perturbations: { kind: 'metrics', many: true, description: 'Perturbation statistics, keyed like perturb@direction=away,k=3' },
+    steps: { kind: 'metrics', many: true, description: 'Evaluations after perturbation, from a matrix over direction and k (and method, budget)' },
+    perturbations: { kind: 'metrics', many: true, description: 'Perturbation statistics, from the same matrix: paired with the evaluations by equal coordinates' },
     original: { kind: 'table', description: 'The clean training images' },
-    perturbed: { kind: 'table', description: 'The training images after the largest toward step' },
+    perturbed: { kind: 'table', description: 'The training images shown perturbed in the grid' },
   },
   outputs: {
-    markdown: { kind: 'blob', description: 'The table in Markdown, with its notes' },
-    csv: { kind: 'blob', description: 'The table as CSV (one decimal, blank where unknown)' },
-    latex: { kind: 'blob', description: 'The table as a booktabs tabular' },
-    rows: { kind: 'json', description: 'Machine-readable rows (direction, k, accuracy, gain, perturbation statistics), baseline and bound' },
-    plot: { kind: 'blob', description: 'SVG: test accuracy against k for both directions, with references' },
-    grid: { kind: 'blob', description: 'PNG: original, perturbed and amplified difference of a few training images' },
+    markdown: { kind: 'blob', description: 'The compact and the full table in Markdown, with their notes' },
+    csv: { kind: 'blob', description: 'The full table as CSV (one decimal, blank where unknown)' },
+    latex: { kind: 'blob', description: 'The full table as a booktabs tabular' },
+    latex_compact: { kind: 'blob', description: 'The compact table (setting, direction, accuracy, gain, paper, PSNR) as a booktabs tabular' },
+    rows: { kind: 'json', description: 'Machine-readable rows (method, direction, budget, k, accuracy, gain, perturbation statistics), baseline, bound, paper figures' },
+    grid: { kind: 'blob', description: 'PNG: original, perturbed and signed difference of a few training images, labelled, with the colour scale' },
   },
   async run(inputs, params) {
-    const byInstance = (items: typeof inputs.steps) => Object.fromEntries(items.map((item) => [item.instance, item.value]));
-    const data = collectReport({ ...inputs, steps: byInstance(inputs.steps), perturbations: byInstance(inputs.perturbations) });
+    const data = collectReport(inputs);
     const grid = renderImageGrid(tableToImageSet(inputs.original), tableToImageSet(inputs.perturbed), {
       images: params.grid_images,
-      amplify: params.amplify,
+      provenance: Object.fromEntries(inputs.perturbed.schema.metadata),
     });
     return {
       markdown: { extension: 'md', bytes: utf8(renderMarkdown(data)) },
       csv: { extension: 'csv', bytes: utf8(renderCsv(data)) },
       latex: { extension: 'tex', bytes: utf8(renderLatex(data)) },
+      latex_compact: { extension: 'tex', bytes: utf8(renderCompactLatex(data)) },
       rows: data as unknown as JsonValue,
-      plot: { extension: 'svg', bytes: utf8(renderAccuracyPlot(data)) },
       grid: { extension: 'png', bytes: grid },
     };
   },

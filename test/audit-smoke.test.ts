@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { AuditReport } from '../stages/audit-tables.js';
+import type { AuditReport } from '../report/audit-tables.js';
 
 const cli = (args: string[], cacheDir: string) =>
   execFileSync(

@@ -4,7 +4,10 @@
 
 import type { JsonValue } from '../pipeline/stage.js';
 import type { Direction } from '../numerics/perturbation.js';
-import type { ReportFormat } from './report-tables.js';
+
+/** The formats of the audit section's table. */
+export const AUDIT_FORMATS = ['md', 'csv', 'tex', 'json'] as const;
+export type AuditFormat = (typeof AUDIT_FORMATS)[number];
 
 export const AUDIT_TEST = "Fisher's exact test, one-sided (public accuracy > private accuracy), conditional on the total correct";
 export const AUDIT_INTERVAL = "Newcombe's hybrid score interval (Wilson intervals of each part), two-sided";
@@ -258,7 +261,7 @@ export function renderAuditLatex(data: AuditData): string {
   ].join('\n');
 }
 
-export function renderAuditReport(report: AuditReport, format: ReportFormat): string {
+export function renderAuditReport(report: AuditReport, format: AuditFormat): string {
   switch (format) {
     case 'json':
       return `${JSON.stringify(report, null, 2)}\n`;

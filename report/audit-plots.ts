@@ -3,8 +3,7 @@
 // inflation.
 
 import type { AuditData, AuditReport } from './audit-tables.js';
-import { DIRECTIONS } from './report-tables.js';
-import type { Direction } from '../numerics/perturbation.js';
+import { DIRECTIONS, type Direction } from '../numerics/perturbation.js';
 
 const WIDTH = 760;
 const HEIGHT = 420;
