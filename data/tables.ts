@@ -30,6 +30,8 @@ export interface ImageSet {
   /** Position of each image in its original split (stable through subsetting and perturbation). */
   readonly indices: Int32Array;
   readonly classes: readonly string[];
+  /** Provenance (e.g. how a perturbation made them), kept in the table's schema metadata. */
+  readonly description?: Record<string, string>;
 }
 
 /** Labelled feature vectors, row-major float32. */
@@ -108,18 +110,21 @@ export function imageSetToTable(set: ImageSet): Table {
       column(new Uint8(), set.count, set.labels),
       fixedSizeList(IMAGE_BYTES, 'pixel', set.pixels, set.count),
     ],
-    { layout: IMAGE_LAYOUT, classes: JSON.stringify(set.classes) },
+    { ...set.description, layout: IMAGE_LAYOUT, classes: JSON.stringify(set.classes) },
     set.count,
   );
 }
 
 export function tableToImageSet(table: Table): ImageSet {
+  const description: Record<string, string> = {};
+  for (const [key, value] of metadataOf(table)) if (key !== 'layout' && key !== 'classes') description[key] = value;
   return {
     count: table.numRows,
     indices: columnValues<Int32Array>(table, 'index', 1),
     labels: columnValues<Uint8Array>(table, 'label', 1),
     pixels: columnValues<Uint8Array>(table, 'image', IMAGE_BYTES),
     classes: classesOf(table),
+    description,
   };
 }
 
