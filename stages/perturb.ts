@@ -33,7 +33,7 @@ function checkSameImages(images: ImageSet, original: ImageSet): void {
   if (!same) throw new Error("perturb: 'images' and 'original' must be the same training images (same count and indices)");
 }
 
-/** This stage's step number: one more than the step that made the input images (0 for clean images). */
+/** This stage's step number: 1 on clean images (no step metadata), else one more than the step that made the input images. */
 function stepNumber(images: ImageSet): number {
   const previous = images.description?.step;
   return previous === undefined ? 1 : Number(previous) + 1;
