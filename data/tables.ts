@@ -43,6 +43,8 @@ export interface ImageSet {
   /** Position of each image in its original split (stable through subsetting and perturbation). */
   readonly indices: Int32Array;
   readonly classes: readonly string[];
+  /** Provenance (e.g. how a perturbation made them), kept in the table's schema metadata. */
+  readonly description?: Record<string, string>;
 }
 
 /** Labelled feature vectors, row-major float32. */
@@ -114,8 +116,7 @@ function classesOf(table: Table): string[] {
 /** The storage type of the `image` column; the field adds the extension metadata. */
 const imageStorage = () => new FixedSizeList(IMAGE_BYTES, new Field('item', new Uint8(), true));
 
-/** `metadata`: provenance added to the schema (a perturbed set's method, direction, step, budget...). */
-export function imageSetToTable(set: ImageSet, metadata: Readonly<Record<string, string>> = {}): Table {
+export function imageSetToTable(set: ImageSet): Table {
   if (set.pixels.length !== set.count * IMAGE_BYTES) {
     throw new Error(`image set: ${set.pixels.length} pixel bytes for ${set.count} images (expected ${set.count * IMAGE_BYTES})`);
   }
@@ -124,18 +125,20 @@ export function imageSetToTable(set: ImageSet, metadata: Readonly<Record<string,
   return oneBatchTable(
     fields,
     [column(new Int32(), set.count, set.indices), labelColumn(set.labels, set.classes), fixedSizeList(image.type, set.pixels, set.count)],
-    { ...metadata, layout: IMAGE_LAYOUT },
+    { ...set.description, layout: IMAGE_LAYOUT },
     set.count,
   );
 }
 
 export function tableToImageSet(table: Table): ImageSet {
+  const description = Object.fromEntries([...table.schema.metadata].filter(([key]) => key !== 'layout'));
   return {
     count: table.numRows,
     indices: columnValues<Int32Array>(table, 'index', 1),
     labels: columnValues<Uint8Array>(table, 'label', 1),
     pixels: columnValues<Uint8Array>(table, 'image', IMAGE_BYTES),
     classes: classesOf(table),
+    description,
   };
 }
 

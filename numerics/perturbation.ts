@@ -1,41 +1,58 @@
-// One signed-gradient step on uint8 pixels, and the statistics that show how visible it is.
+// Signed-gradient steps on pixels, and the statistics that show how visible they are.
+//
+// Within one perturbation stage the pixels move in floating point: several sub-level steps
+// accumulate there and are rounded to whole levels (uint8) only for the gradient evaluations and
+// the delivered images. A single step of whole levels gives exactly the rounded uint8 step.
 
 export type Direction = 'toward' | 'away';
 export const DIRECTIONS: readonly Direction[] = ['toward', 'away'];
 
 export interface StepOptions {
-  /** `toward` descends the desired head's loss (the paper's "exemples passeurs"); `away` ascends it (poisoning). */
+  /** `toward` descends the loss (the paper's "exemples passeurs"); `away` ascends it (poisoning). */
   readonly direction: Direction;
-  /** Pixel levels moved per step. */
+  /** Pixel levels moved by this step (a fraction of a level is allowed). */
   readonly step: number;
   /** Largest distance from the original pixel (L-infinity ball); 0 means unbounded. */
   readonly budget: number;
 }
 
 /**
- * Moves each pixel by `step` against (toward) or along (away) the sign of its loss gradient,
- * then clamps it to the budget ball around the original and to [0, 255].
+ * Moves each pixel position by `step` against (toward) or along (away) the sign of its loss
+ * gradient, then clamps it to the budget ball around the original and to [0, 255]. In place.
  */
-export function signedStep(
-  pixels: Uint8Array,
-  gradient: Float32Array,
-  original: Uint8Array,
-  options: StepOptions,
-): Uint8Array {
-  if (gradient.length !== pixels.length || original.length !== pixels.length) {
-    throw new Error(`signedStep: ${pixels.length} pixels, ${gradient.length} gradient values, ${original.length} original pixels`);
+export function signStep(position: Float64Array, gradient: Float32Array, original: Uint8Array, options: StepOptions): void {
+  if (gradient.length !== position.length || original.length !== position.length) {
+    throw new Error(`signStep: ${position.length} pixels, ${gradient.length} gradient values, ${original.length} original pixels`);
   }
   const descend = options.direction === 'toward' ? -1 : 1;
-  const out = new Uint8Array(pixels.length);
-  for (let i = 0; i < pixels.length; i++) {
+  for (let i = 0; i < position.length; i++) {
     const g = gradient[i];
-    let value = pixels[i] + (g > 0 ? descend : g < 0 ? -descend : 0) * options.step;
+    let value = position[i] + (g > 0 ? descend : g < 0 ? -descend : 0) * options.step;
     if (options.budget > 0) {
       value = Math.min(Math.max(value, original[i] - options.budget), original[i] + options.budget);
     }
-    out[i] = value < 0 ? 0 : value > 255 ? 255 : value;
+    position[i] = value < 0 ? 0 : value > 255 ? 255 : value;
   }
-  return out;
+}
+
+/** Pixel positions rounded to whole levels (halves up). */
+export function roundPixels(position: Float64Array): Uint8Array {
+  return Uint8Array.from(position, (value) => Math.floor(value + 0.5));
+}
+
+/** One step on uint8 pixels: signStep from the pixels themselves, rounded. */
+export function signedStep(pixels: Uint8Array, gradient: Float32Array, original: Uint8Array, options: StepOptions): Uint8Array {
+  const position = Float64Array.from(pixels);
+  signStep(position, gradient, original, options);
+  return roundPixels(position);
+}
+
+export type Schedule = 'constant' | 'decay';
+export const SCHEDULES: readonly Schedule[] = ['constant', 'decay'];
+
+/** The step of each of `iterations` steps: `step` every time, or decaying linearly from `step` to step / iterations. */
+export function stepSizes(schedule: Schedule, step: number, iterations: number): number[] {
+  return Array.from({ length: iterations }, (_, t) => (schedule === 'constant' ? step : (step * (iterations - t)) / iterations));
 }
 
 export interface PerturbationStats {

@@ -356,7 +356,8 @@ function resolveInputs(
     if (alternatives.length === 0 || !alternatives.every((item) => typeof item === 'string')) {
       throw source.error(path, key, `expected a reference "instance.output" or a list of them, got ${describeValue(interpolated)}`, 'write e.g. `images: data.train`');
     }
-    let matched: { pattern: string; output: string; instances: string[] } | undefined;
+    // A list is alternatives (the first that exists wins) for a single input, and a union for a `many` one.
+    const matches: { pattern: string; output: string; instances: string[] }[] = [];
     for (const reference of alternatives as string[]) {
       const dot = reference.lastIndexOf('.');
       if (dot <= 0 || dot === reference.length - 1) {
@@ -369,14 +370,16 @@ function resolveInputs(
       }
       const found = pattern.includes('*') ? [...instances.keys()].filter((name) => globToRegExp(pattern).test(name)) : instances.has(pattern) ? [pattern] : [];
       if (found.length > 0) {
-        matched = { pattern, output: reference.slice(dot + 1), instances: found };
-        break;
+        matches.push({ pattern, output: reference.slice(dot + 1), instances: found });
+        if (!spec.many) break;
+      } else if (spec.many && alternatives.length > 1) {
+        throw source.error(path, key, `no instance matches "${reference}"`, `remove it from the list, or reference existing instances (${[...instances.keys()].slice(0, 8).join(', ')}${instances.size > 8 ? ', ...' : ''})`);
       }
     }
-    if (!matched) {
+    if (matches.length === 0) {
       throw source.error(path, key, `dangling reference: no instance matches ${alternatives.map((item) => `"${item}"`).join(' or ')}`, `reference an existing instance (${[...instances.keys()].slice(0, 8).join(', ')}${instances.size > 8 ? ', ...' : ''})`);
     }
-    for (const producerName of matched.instances) {
+    for (const matched of matches) for (const producerName of matched.instances) {
       const producer = instances.get(producerName)!.declaration.stage;
       const output = producer.outputs[matched.output] as { kind: string } | undefined;
       if (!output) {
@@ -386,11 +389,11 @@ function resolveInputs(
         throw source.error(path, key, `input kind mismatch: "${inputName}" takes a ${spec.kind}, but ${producerName}.${matched.output} is a ${output.kind}`, `bind an output of kind ${spec.kind}`);
       }
     }
-    const refs = matched.instances.map((instance) => ({ instance, output: matched.output }));
+    const refs = matches.flatMap((matched) => matched.instances.map((instance) => ({ instance, output: matched.output })));
     if (spec.many) {
-      bindings[inputName] = { many: true, refs };
-    } else if (matched.pattern.includes('*')) {
-      throw source.error(path, key, `input "${inputName}" takes one artifact, but the glob "${matched.pattern}" is for inputs declared many`, 'reference a single instance');
+      bindings[inputName] = { many: true, refs: refs.filter((ref, index) => refs.findIndex((other) => other.instance === ref.instance) === index) };
+    } else if (matches[0]!.pattern.includes('*')) {
+      throw source.error(path, key, `input "${inputName}" takes one artifact, but the glob "${matches[0]!.pattern}" is for inputs declared many`, 'reference a single instance');
     } else {
       bindings[inputName] = { many: false, ref: refs[0]! };
     }

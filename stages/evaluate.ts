@@ -1,9 +1,11 @@
 // Accuracy of a model on the clean test features (overall and per class), its confusion
-// matrix, and its accuracy on the features it was trained on.
+// matrix, and its accuracy on the features it was trained on. Given the desired model, also the
+// angle between the two models' weight vectors, per class: how far a refit turned toward it.
 
 import { defineStage, type Metrics } from '../pipeline/stage.js';
 import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
 import { accuracy, checkFinite, predict, tableToModel, type LinearSvmModel } from '../numerics/svm/index.js';
+import { augmentedWeights, classAngles } from '../numerics/linear-head.js';
 
 /** Throws, naming the input, unless `set` fits the model and holds only finite values. */
 function checkInput(model: LinearSvmModel, set: FeatureSet, input: string): void {
@@ -25,9 +27,13 @@ export const evaluateStage = defineStage({
     model: { kind: 'table', description: 'A model from fit-reference-svm or refit' },
     test: { kind: 'table', description: 'Clean test features' },
     train: { kind: 'table', description: 'The features the model was trained on' },
+    desired: { kind: 'table', optional: true, description: 'The desired model, to measure the angle to it' },
   },
   outputs: {
-    metrics: { kind: 'metrics', description: 'accuracy, train_accuracy (0..1) and accuracy/<class> on the test set' },
+    metrics: {
+      kind: 'metrics',
+      description: 'accuracy, train_accuracy (0..1) and accuracy/<class> on the test set; given the desired model, angle_to_desired_deg/<class> and their mean angle_to_desired_deg',
+    },
     confusion: { kind: 'json', description: 'Test confusion matrix: counts[true class][predicted class]' },
   },
   async run(inputs) {
@@ -57,6 +63,11 @@ export const evaluateStage = defineStage({
       const total = counts[label].reduce((a, b) => a + b, 0);
       if (total > 0) metrics[`accuracy/${name}`] = counts[label][label] / total;
     });
+    if (inputs.desired) {
+      const angles = classAngles(augmentedWeights(model, "evaluate input 'model'"), augmentedWeights(tableToModel(inputs.desired), "evaluate input 'desired'"));
+      metrics.angle_to_desired_deg = angles.reduce((a, b) => a + b, 0) / angles.length;
+      test.classes.forEach((name, label) => (metrics[`angle_to_desired_deg/${name}`] = angles[label]));
+    }
     return { metrics, confusion: { classes: [...test.classes], counts } };
   },
 });

@@ -1,50 +1,108 @@
-// Perturbation step k of "exemples passeurs".
+// Perturbation step of "exemples passeurs".
 //
 // The cheater holds a desired linear head (fit on the public test features). Every training
-// pixel moves by `step` levels along the sign of the gradient of that head's cross-entropy on
-// the true label: against it (`toward`: the training images come to agree with the desired
-// model, so a fair training lands near it) or along it (`away`: poisoning). Pixels stay in
-// 0..255 and, with a budget, within `budget` levels of the original image. Step k reads the
-// images of step k-1, so adding steps recomputes only the new ones.
+// pixel moves along the sign of an input gradient, by one of three methods:
+//   sign        the paper's 4.3: the desired head's cross-entropy on the true label;
+//   difference  the desired head's cross-entropy minus the fair head's (the fair model is an input);
+//   rotation    the paper's 4.2: the squared distance from the image's features to a target that
+//               rotates the fair model toward the desired one (numerics/rotation.ts).
+// `toward` lowers the loss (the training images come to agree with the desired model, so a fair
+// training lands near it), `away` raises it (poisoning); for `rotation`, `away` rotates the
+// other way. A stage may take several sub-level steps (`iterations`, `step`, `schedule`): they
+// accumulate in floating point, and the gradient is always taken at the image rounded to whole
+// levels, as delivered. Pixels stay in 0..255 and, with a budget, within `budget` levels of the
+// original image. A stage reads the images of the previous one (the clean ones at first), so
+// adding steps recomputes only the new ones; the image tables carry method, direction, budget
+// and step in their metadata.
 
 import { defineStage } from '../pipeline/stage.js';
-import { imageSetToTable, tableToImageSet, type ImageSet } from '../data/tables.js';
-import { tableToModel, type LinearSvmModel } from '../numerics/svm/model.js';
-import type { LinearHead } from '../numerics/engines/engine.js';
+import { imageSetToTable, tableToImageSet, IMAGE_BYTES, type ImageSet } from '../data/tables.js';
+import { tableToModel } from '../numerics/svm/model.js';
+import type { FeatureEngine, LinearHead, LossGradient } from '../numerics/engines/engine.js';
 import { createEngine, ENGINE_KINDS } from '../numerics/engines/index.js';
 import { decodeBackbone } from '../numerics/backbones/serialize.js';
-import { perturbationStats, signedStep, type Direction } from '../numerics/perturbation.js';
+import { augmentedWeights, headLossAndAccuracy, linearHead, type AugmentedWeights } from '../numerics/linear-head.js';
+import { rotationTargets } from '../numerics/rotation.js';
+import { perturbationStats, roundPixels, SCHEDULES, signStep, stepSizes, type Direction, type Schedule } from '../numerics/perturbation.js';
 
-/** The model's decision rows reordered so that row c scores class c, as the engines' cross-entropy expects. */
-function linearHead(model: LinearSvmModel): LinearHead {
-  const classes = model.classes.length;
-  if (model.biasWeights.length !== classes) {
-    throw new Error(`the desired model has ${model.biasWeights.length} decision rows for ${classes} classes: perturb needs a one-vs-rest model of at least 3 classes`);
-  }
-  const d = model.dimension;
-  const weights = new Float32Array(classes * d);
-  const bias = new Float32Array(classes);
-  model.labels.forEach((classIndex, row) => {
-    weights.set(model.weights.subarray(row * d, (row + 1) * d), classIndex * d);
-    bias[classIndex] = model.settings.bias >= 0 ? model.settings.bias * model.biasWeights[row] : 0;
-  });
-  return { classes, dimension: d, weights, bias };
-}
+const METHODS = ['sign', 'difference', 'rotation'] as const;
+type Method = (typeof METHODS)[number];
 
 function checkSameImages(images: ImageSet, original: ImageSet): void {
   const same = images.count === original.count && images.indices.every((index, i) => index === original.indices[i]);
   if (!same) throw new Error("perturb: 'images' and 'original' must be the same training images (same count and indices)");
 }
 
+/** This stage's step number: 1 on clean images (no step metadata), else one more than the step that made the input images. */
+function stepNumber(images: ImageSet): number {
+  const previous = images.description?.step;
+  return previous === undefined ? 1 : Number(previous) + 1;
+}
+
+interface Attack {
+  /** The gradient to step along, at the rounded images of the batch. */
+  gradient(pixels: Uint8Array): Promise<LossGradient>;
+  /** The direction in which the steps move against the gradient's loss. */
+  readonly direction: Direction;
+  /** rotation: the target features, and each image's distance to its target before the steps. */
+  readonly rotation?: { readonly targets: Float32Array; readonly distances: Float64Array };
+}
+
+interface AttackInputs {
+  readonly direction: Direction;
+  readonly labels: Uint8Array;
+  readonly desired: LinearHead;
+  readonly fair?: LinearHead;
+  readonly weights?: { readonly desired: AugmentedWeights; readonly fair: AugmentedWeights };
+  readonly delta: number;
+  /** The batch's images before the steps. */
+  readonly pixels: Uint8Array;
+  readonly count: number;
+}
+
+async function attackFor(method: Method, engine: FeatureEngine, a: AttackInputs): Promise<Attack> {
+  switch (method) {
+    case 'sign':
+      return { direction: a.direction, gradient: (pixels) => engine.lossGradient(pixels, a.labels, a.count, a.desired) };
+    case 'difference':
+      return { direction: a.direction, gradient: (pixels) => engine.lossGradient(pixels, a.labels, a.count, a.desired, a.fair) };
+    case 'rotation': {
+      const features = await engine.features(a.pixels, a.count);
+      const delta = a.direction === 'toward' ? a.delta : -a.delta;
+      const targets = rotationTargets(features, a.count, a.weights!.desired, a.weights!.fair, delta);
+      const distances = Float64Array.from({ length: a.count }, (_, n) => Math.sqrt(squaredDistance(features, targets, n * engine.dimension, engine.dimension)));
+      // Always descend the distance: the sign of delta already says which way the model turns.
+      return { direction: 'toward', gradient: (pixels) => engine.distanceGradient(pixels, targets, a.count), rotation: { targets, distances } };
+    }
+  }
+}
+
+function squaredDistance(a: Float32Array, b: Float32Array, at: number, length: number): number {
+  let sum = 0;
+  for (let i = at; i < at + length; i++) sum += (a[i] - b[i]) ** 2;
+  return sum;
+}
+
+/** Sum over the batch of |features - target| / |features before - target|: 1 where the steps did not move toward the target, 0 where they reached it. */
+function remainingDistances(rotation: NonNullable<Attack['rotation']>, features: Float32Array, count: number, dimension: number): number {
+  let sum = 0;
+  for (let n = 0; n < count; n++) sum += Math.sqrt(squaredDistance(features, rotation.targets, n * dimension, dimension)) / rotation.distances[n];
+  return sum;
+}
+
 export const perturbStage = defineStage({
   name: 'perturb',
   version: 2,
-  description: "One signed-gradient step on every training pixel, toward (or away from) the desired model",
+  description: 'Signed-gradient steps on every training pixel, toward (or away from) the desired model',
   allCores: true,
   params: {
-    direction: { type: 'enum', values: ['toward', 'away'] as const, default: 'toward', description: "'toward' lowers the desired head's loss (the paper), 'away' raises it (poisoning)" },
-    step: { type: 'integer', default: 1, min: 1, max: 255, description: 'Pixel levels moved per step' },
+    method: { type: 'enum', values: METHODS, default: 'sign', description: "'sign': the desired head's cross-entropy (the paper's 4.3); 'difference': minus the fair head's; 'rotation': the paper's 4.2" },
+    direction: { type: 'enum', values: ['toward', 'away'] as const, default: 'toward', description: "'toward' the desired model (the paper), 'away' from it (poisoning)" },
+    step: { type: 'number', default: 1, min: 0, max: 255, description: 'Pixel levels moved per iteration (the first one, with a decaying schedule); fractions accumulate' },
+    iterations: { type: 'integer', default: 1, min: 1, description: 'Gradient steps in this stage; the images are rounded to whole levels for each gradient and at the end' },
+    schedule: { type: 'enum', values: SCHEDULES, default: 'constant', description: "'constant': every iteration moves `step`; 'decay': linearly down to step / iterations" },
     budget: { type: 'integer', default: 0, min: 0, max: 255, description: 'Largest total change of a pixel from the original (0: unbounded)' },
+    delta: { type: 'number', default: 0.1, min: 0, description: "rotation: the rotation's size (radians, for orthogonal unit weight vectors)" },
     input_size: { type: 'integer', default: 64, min: 32, description: 'Side the 32x32 images are resized to inside the network (as in featurize)' },
     feature_layer: { type: 'string', description: 'Backbone layer whose flattened activations are the features (as in featurize)' },
     engine: { type: 'enum', values: ENGINE_KINDS, default: 'onnx', description: 'Compute engine for the input gradient' },
@@ -54,17 +112,25 @@ export const perturbStage = defineStage({
     images: { kind: 'table', description: 'Training images before this step (the clean ones at step 1)' },
     original: { kind: 'table', description: 'The clean training images (for the budget and the statistics)' },
     model: { kind: 'table', description: 'The desired model, fit on the test features' },
+    fair: { kind: 'table', optional: true, description: "The fair model, fit on the clean training features (methods 'difference' and 'rotation')" },
     backbone: { kind: 'blob', description: 'The frozen feature extractor' },
   },
   outputs: {
-    images: { kind: 'table', description: 'Training images after this step (uint8, clamped to 0..255)' },
-    stats: { kind: 'metrics', description: "Size of the change (this step, and from the original), PSNR, and the desired head's loss before the step" },
+    images: { kind: 'table', description: 'Training images after this step (uint8, clamped to 0..255), with method, direction, budget and step in the metadata' },
+    stats: {
+      kind: 'metrics',
+      description: "method, direction, budget, step; the size of the change (this step, and from the original), PSNR; the desired head's loss and accuracy on the images after",
+    },
   },
   async run(inputs, params, context) {
+    const method = params.method as Method;
     const images = tableToImageSet(inputs.images);
     const original = tableToImageSet(inputs.original);
     checkSameImages(images, original);
-    const head = linearHead(tableToModel(inputs.model));
+    const desiredModel = tableToModel(inputs.model);
+    const desired = linearHead(desiredModel, "input 'model'");
+    if (method !== 'sign' && !inputs.fair) throw new Error(`perturb: method '${method}' needs the fair model: bind input 'fair' (e.g. fair: reference.fair)`);
+    const fairModel = inputs.fair ? tableToModel(inputs.fair) : undefined;
     const engine = await createEngine(params.engine, decodeBackbone(inputs.backbone.bytes), {
       inputSize: params.input_size,
       featureLayer: params.feature_layer,
@@ -72,29 +138,57 @@ export const perturbStage = defineStage({
       batchSize: params.batch_size,
     });
     try {
-      if (engine.dimension !== head.dimension) {
+      if (engine.dimension !== desired.dimension || (fairModel && fairModel.dimension !== desired.dimension)) {
         throw new Error(
-          `the desired model has ${head.dimension} features but ${params.feature_layer} at input ${params.input_size} gives ${engine.dimension}: ` +
-            'use the same feature_layer and input_size as the featurize stage the model was fit on',
+          `the models have ${desired.dimension} features but ${params.feature_layer} at input ${params.input_size} gives ${engine.dimension}: ` +
+            'use the same feature_layer and input_size as the featurize stage the models were fit on',
         );
       }
-      const stepOptions = { direction: params.direction as Direction, step: params.step, budget: params.budget };
-      const pixelsPerImage = images.pixels.length / images.count;
+      const direction = params.direction as Direction;
+      const steps = stepSizes(params.schedule as Schedule, params.step, params.iterations);
+      const fair = fairModel && linearHead(fairModel, "input 'fair'");
+      const weights = method === 'rotation' ? { desired: augmentedWeights(desiredModel, "input 'model'"), fair: augmentedWeights(fairModel!, "input 'fair'") } : undefined;
       const perturbed = new Uint8Array(images.pixels.length);
-      let lossSum = 0;
+      let desiredLoss = 0;
+      let desiredCorrect = 0;
+      let remainingDistance = 0;
       for (let start = 0; start < images.count; start += params.batch_size) {
         context.signal.throwIfAborted();
         const count = Math.min(params.batch_size, images.count - start);
-        const range = [start * pixelsPerImage, (start + count) * pixelsPerImage] as const;
-        const { gradient, losses } = await engine.lossGradient(images.pixels.subarray(...range), images.labels.subarray(start, start + count), count, head);
-        perturbed.set(signedStep(images.pixels.subarray(...range), gradient, original.pixels.subarray(...range), stepOptions), range[0]);
-        for (const loss of losses) lossSum += loss;
+        const range = [start * IMAGE_BYTES, (start + count) * IMAGE_BYTES] as const;
+        const labels = images.labels.subarray(start, start + count);
+        const before = images.pixels.subarray(...range);
+        const attack = await attackFor(method, engine, { direction, labels, desired, fair, weights, delta: params.delta, pixels: before, count });
+        const position = Float64Array.from(before);
+        let current = before;
+        for (const step of steps) {
+          const { gradient } = await attack.gradient(current);
+          signStep(position, gradient, original.pixels.subarray(...range), { direction: attack.direction, step, budget: params.budget });
+          current = roundPixels(position);
+        }
+        perturbed.set(current, range[0]);
+        const after = await engine.features(current, count);
+        const { loss, accuracy } = headLossAndAccuracy(desired, after, labels);
+        desiredLoss += loss * count;
+        desiredCorrect += accuracy * count;
+        if (attack.rotation) remainingDistance += remainingDistances(attack.rotation, after, count, engine.dimension);
         context.progress(start + count, images.count, 'images');
       }
+      const step = stepNumber(images);
       const stats = perturbationStats(images.pixels, perturbed, original.pixels);
+      const description = { method, direction, budget: String(params.budget), step: String(step) };
       return {
-        images: imageSetToTable({ ...images, pixels: perturbed }),
-        stats: { ...stats, direction: params.direction, mean_loss_before: lossSum / images.count },
+        images: imageSetToTable({ ...images, pixels: perturbed, description }),
+        stats: {
+          method,
+          direction,
+          budget: params.budget,
+          step,
+          ...stats,
+          desired_loss: desiredLoss / images.count,
+          desired_accuracy: desiredCorrect / images.count,
+          ...(weights ? { feature_distance_remaining: remainingDistance / images.count } : {}),
+        },
       };
     } finally {
       await engine.dispose();

@@ -3,7 +3,8 @@
 // generated weights at 32. Features, per-image losses and input gradients must agree to 1e-4,
 // measured as max|onnx - tfjs| / max|tfjs| over the whole array. The tfjs engine also loads
 // MobileNet straight from its tfjs layers files (tfjs's own layers, not the description), which
-// must agree with the description compiled to tfjs ops.
+// must agree with the description compiled to tfjs ops. The attack losses (a difference of two
+// heads' cross-entropies, a squared distance to target features) must agree in the same way.
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
@@ -114,6 +115,25 @@ describe('ONNX and tfjs engines agree on real CIFAR-10 images', () => {
       expectAgreement(`MobileNet ${featureLayer} @64, tfjs layers model vs tfjs description`, await compare(layersModel, tfjs, pixels, labels));
     });
   }
+
+  test('the attack losses: cross-entropy difference of two heads, squared distance to target features (MobileNet, conv_pw_5_relu, input 32)', async () => {
+    const tfjs = await open(createTfjsEngine(mobileNet, { ...options('conv_pw_5_relu', 32), backend: 'wasm' }));
+    const onnx = await open(new OnnxEngine(mobileNet, options('conv_pw_5_relu', 32)));
+    const features = await tfjs.features(pixels, IMAGES);
+    const head = headFor(features, tfjs.dimension, 7);
+    const subtracted = headFor(features, tfjs.dimension, 8);
+    const difference = [await onnx.lossGradient(pixels, labels, IMAGES, head, subtracted), await tfjs.lossGradient(pixels, labels, IMAGES, head, subtracted)];
+    // Targets: each image's features moved toward the next image's, half way.
+    const targets = features.map((value, i) => 0.5 * (value + features[(i + tfjs.dimension) % features.length]));
+    const distance = [await onnx.distanceGradient(pixels, targets, IMAGES), await tfjs.distanceGradient(pixels, targets, IMAGES)];
+    for (const [label, [fromOnnx, fromTfjs]] of [['difference', difference], ['distance', distance]] as const) {
+      const losses = relativeError(fromOnnx.losses, fromTfjs.losses);
+      const gradient = relativeError(fromOnnx.gradient, fromTfjs.gradient);
+      console.log(`${label} loss, onnx vs tfjs: max relative error losses ${losses.toExponential(2)}, input gradient ${gradient.toExponential(2)}`);
+      expect(losses).toBeLessThan(TOLERANCE);
+      expect(gradient).toBeLessThan(TOLERANCE);
+    }
+  });
 
   test('VGG16-conv4_1 (generated weights), input 32', async () => {
     const vgg = randomVgg16(1);

@@ -48,6 +48,18 @@ interface GradientCase {
   readonly inputSize: number;
   readonly featureLayer: string;
   readonly headScale: number;
+  /** The loss under test: cross-entropy of a random head (default), minus a second head's, or a squared distance to targets. */
+  readonly loss?: 'cross-entropy' | 'difference' | 'distance';
+}
+
+function crossEntropy(features: ArrayLike<number>, label: number, head: LinearHead): number {
+  const logits = Array.from({ length: head.classes }, (_, k) => {
+    let sum = head.bias[k];
+    for (let d = 0; d < head.dimension; d++) sum += head.weights[k * head.dimension + d] * features[d];
+    return sum;
+  });
+  const max = Math.max(...logits);
+  return max + Math.log(logits.reduce((s, l) => s + Math.exp(l - max), 0)) - logits[label];
 }
 
 /**
@@ -60,13 +72,29 @@ async function checkGradient(c: GradientCase): Promise<{ alongGradient: number; 
   const pixelsPerImage = c.side * c.side * 3;
   const engine = new OnnxEngine(c.backbone, { imageSize: c.side, inputSize: c.inputSize, featureLayer: c.featureLayer, threads: 2, batchSize: 2 });
   const head = randomHead(10, engine.dimension, 7, c.headScale);
+  const subtracted = randomHead(10, engine.dimension, 8, c.headScale);
   const pixels = new Uint8Array(count * pixelsPerImage);
   c.images.forEach((image, i) => pixels.set(image, i * pixelsPerImage));
-  const { gradient, losses } = await engine.lossGradient(pixels, c.labels, count, head);
+  const features = (image: ArrayLike<number>) => referenceFeatures(c.backbone, image, c.side, c.inputSize, c.featureLayer);
+  // Targets: the images' own features, each moved by a random amount of its own size.
+  const noise = seededUniform(9);
+  const targets = Float32Array.from(c.images.flatMap((image) => Array.from(features(image), (value) => value + (2 * noise() - 1) * (Math.abs(value) + 0.1))));
+  const loss = c.loss ?? 'cross-entropy';
+  const { gradient, losses } =
+    loss === 'distance'
+      ? await engine.distanceGradient(pixels, targets, count)
+      : await engine.lossGradient(pixels, c.labels, count, head, loss === 'difference' ? subtracted : undefined);
   await engine.dispose();
 
-  const imageLoss = (image: number, move: (pixel: number) => number) =>
-    referenceLoss(c.backbone, [Float64Array.from(c.images[image], (value, p) => value + move(p))], [c.labels[image]], c.side, c.inputSize, c.featureLayer, head);
+  const imageLoss = (image: number, move: (pixel: number) => number): number => {
+    const moved = Float64Array.from(c.images[image], (value, p) => value + move(p));
+    if (loss === 'cross-entropy') return referenceLoss(c.backbone, [moved], [c.labels[image]], c.side, c.inputSize, c.featureLayer, head);
+    const f = features(moved);
+    if (loss === 'difference') return crossEntropy(f, c.labels[image], head) - crossEntropy(f, c.labels[image], subtracted);
+    let sum = 0;
+    for (let d = 0; d < f.length; d++) sum += (f[d] - targets[image * f.length + d]) ** 2;
+    return sum;
+  };
   const referenceLosses = c.images.map((_, i) => imageLoss(i, () => 0));
   expect(maxAbsDifference(losses, referenceLosses)).toBeLessThan(1e-4 * Math.max(1, maxAbs(referenceLosses)));
 
@@ -126,6 +154,24 @@ describe('MobileNet (real weights) on real images', () => {
       featureLayer: 'conv_pw_7_relu',
       headScale: 0.05,
     });
+    expect(errors.alongGradient).toBeLessThan(1e-4);
+    expect(errors.perPixel).toBeLessThan(1e-4);
+  });
+});
+
+describe('the attack losses (MobileNet, real weights, main setting conv_pw_5_relu at input 32)', () => {
+  test.each(['difference', 'distance'] as const)('input gradient of the %s loss matches finite differences', async (loss) => {
+    const errors = await checkGradient({
+      backbone: await loadMobileNet(MODELS),
+      images: [testImage32('parrot'), testImage32('hot_dog')],
+      labels: Uint8Array.of(3, 8),
+      side: 32,
+      inputSize: 32,
+      featureLayer: 'conv_pw_5_relu',
+      headScale: 0.05,
+      loss,
+    });
+    console.log(`${loss} loss vs finite differences: along the gradient ${errors.alongGradient.toExponential(2)}, per pixel ${errors.perPixel.toExponential(2)}`);
     expect(errors.alongGradient).toBeLessThan(1e-4);
     expect(errors.perPixel).toBeLessThan(1e-4);
   });

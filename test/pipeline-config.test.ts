@@ -42,6 +42,18 @@ describe('config expansion', () => {
     expect(parts?.many && parts.refs.map((ref) => ref.instance)).toEqual(pipeline.instances.filter((instance) => instance.declaration === 'grow').map((instance) => instance.name));
   });
 
+  it('binds a list of globs to a many input as the union of their matches, and rejects a listed glob that matches nothing', () => {
+    const union = `
+stages:
+  - { name: a, uses: step, matrix: { k: [1, 2] }, params: { value: "\${k}" } }
+  - { name: b, uses: step, matrix: { m: [x] }, params: { value: 3 } }
+  - { name: all, uses: total, inputs: { parts: ["a@*.numbers", "b@*.numbers", "a@k=1.numbers"] } }
+`;
+    const parts = parsePipeline(union, 'union.yaml', testStages).byName.get('all')!.inputs.parts;
+    expect(parts?.many && parts.refs.map((ref) => ref.instance)).toEqual(['a@k=1', 'a@k=2', 'b@m=x']);
+    expect(() => parsePipeline(union.replace('"b@*.numbers"', '"b@m=y.numbers"'), 'union.yaml', testStages)).toThrow(/no instance matches "b@m=y\.numbers"/);
+  });
+
   it('applies --set to globals (re-expanding the matrix) and to one stage', () => {
     const overridden = parsePipeline(chain, 'chain.yaml', testStages, ['ks=[1]', 'base=3', 'other.value=8', 'other.tag=x']);
     expect(overridden.instances.map((instance) => instance.name)).toEqual(['seed', 'grow@branch=a,k=1', 'grow@branch=b,k=1', 'other', 'sum', 'crunch']);

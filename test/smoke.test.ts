@@ -1,6 +1,7 @@
 // configs/smoke.yaml end to end through the CLI, on 100 real CIFAR-10 images per class with the
 // real MobileNet weights: the attack must raise the fair model's test accuracy toward the desired
-// model and lower it away from it, at every step; a second run must compute nothing.
+// model and lower it away from it, at every plain step and for the sign and difference methods
+// at a budget; every method must run in both directions; a second run must compute nothing.
 
 import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,6 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { Workspace } from '../pipeline/workspace.js';
+import { stages } from '../stages/index.js';
 
 interface ReportRows {
   baseline: { test_accuracy: number };
@@ -15,8 +18,9 @@ interface ReportRows {
   rows: { direction: 'toward' | 'away'; k: number; test_accuracy: number | null; gain_points: number | null }[];
 }
 
+const overrides = [`mirror=${process.env.PASSEURS_TEST_CIFAR}`];
 const cli = (args: string[], cacheDir: string) =>
-  execFileSync(process.execPath, ['dist/pipeline/cli.js', ...args, '--cache-dir', cacheDir, '--set', `mirror=${process.env.PASSEURS_TEST_CIFAR}`], {
+  execFileSync(process.execPath, ['dist/pipeline/cli.js', ...args, '--cache-dir', cacheDir, ...overrides.flatMap((value) => ['--set', value])], {
     encoding: 'utf8',
     timeout: 600_000,
   });
@@ -32,7 +36,7 @@ describe('configs/smoke.yaml', () => {
   afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
   it('runs every stage once', () => {
-    expect(firstRun).toMatch(/run 1 succeeded: 32 ran, 0 cached, 0 failed/);
+    expect(firstRun).toMatch(/run 1 succeeded: 56 ran, 0 cached, 0 failed/);
   });
 
   it('steers the fair model toward the desired one, and away from it in the opposite direction', () => {
@@ -49,8 +53,40 @@ describe('configs/smoke.yaml', () => {
     }
   });
 
+  it('runs every attack method in both directions; sign and difference steer toward the desired model and away from it', async () => {
+    const workspace = Workspace.open({ config: 'configs/smoke.yaml', stages, cacheDir, overrides });
+    try {
+      const metrics = workspace.metrics();
+      const baseline = metrics.get('baseline')!.get('metrics')!;
+      expect(baseline.angle_to_desired_deg).toBeGreaterThan(0);
+      for (const method of ['sign', 'difference', 'rotation']) {
+        for (const direction of ['toward', 'away']) {
+          const name = `method=${method},budget=2,direction=${direction}`;
+          const stats = metrics.get(`attack@${name}`)!.get('stats')!;
+          expect(stats).toMatchObject({ method, direction, budget: 2, step: 1 });
+          expect(stats.max_abs_change_from_original).toBeLessThanOrEqual(2);
+          expect(stats.desired_accuracy).toBeGreaterThanOrEqual(0);
+          const images = await workspace.load<'table'>(`attack@${name}`, 'images');
+          expect(Object.fromEntries(['method', 'direction', 'budget', 'step'].map((key) => [key, images.schema.metadata.get(key)]))).toEqual({ method, direction, budget: '2', step: '1' });
+          const evaluation = metrics.get(`attack_eval@${name}`)!.get('metrics')!;
+          const gain = (evaluation.accuracy as number) - (baseline.accuracy as number);
+          console.log(`${method} ${direction}: gain ${(100 * gain).toFixed(1)} points, angle to desired ${(baseline.angle_to_desired_deg as number).toFixed(1)} -> ${(evaluation.angle_to_desired_deg as number).toFixed(1)} deg, desired head on the perturbed images: loss ${(stats.desired_loss as number).toFixed(3)}, accuracy ${(100 * (stats.desired_accuracy as number)).toFixed(1)} %`);
+          if (method === 'rotation') continue;
+          if (direction === 'toward') {
+            expect(gain, name).toBeGreaterThan(0);
+            expect(evaluation.angle_to_desired_deg).toBeLessThan(baseline.angle_to_desired_deg as number);
+          } else {
+            expect(gain, name).toBeLessThan(0);
+          }
+        }
+      }
+    } finally {
+      workspace.close();
+    }
+  });
+
   it('computes nothing on a second run', () => {
-    expect(cli(['run', 'configs/smoke.yaml'], cacheDir)).toMatch(/32 cached/);
+    expect(cli(['run', 'configs/smoke.yaml'], cacheDir)).toMatch(/56 cached/);
   });
 
   it('never uses damaged bytes: a damaged features file is found, recomputed first, and the report is the clean one', () => {
@@ -65,7 +101,7 @@ describe('configs/smoke.yaml', () => {
     };
     damageTestFeatures();
     // The forced reference reads the damaged features: they are recomputed first (2 ran), not used.
-    expect(cli(['run', 'configs/smoke.yaml', '--force', 'reference'], cacheDir)).toMatch(/2 ran, 31 cached, 0 failed/);
+    expect(cli(['run', 'configs/smoke.yaml', '--force', 'reference'], cacheDir)).toMatch(/2 ran, 54 cached, 0 failed/);
     expect(outputsOf('report').map((output) => output.sha256)).toEqual(cleanReport);
     damageTestFeatures();
     rmSync(outputsOf('reference').find((output) => output.output === 'desired')!.path);
@@ -78,6 +114,7 @@ describe('configs/smoke.yaml', () => {
     const smoke = parse(readFileSync('configs/smoke.yaml', 'utf8'));
     const full = parse(readFileSync('configs/cifar.yaml', 'utf8'));
     expect(smoke.stages).toEqual(full.stages);
-    expect({ ...smoke.params, subset: 0 }).toEqual(full.params);
+    // The smoke run covers every attack method at one budget, the full run the best at three.
+    expect({ ...smoke.params, subset: 0, attack_methods: full.params.attack_methods, attack_budgets: full.params.attack_budgets }).toEqual(full.params);
   });
 });

@@ -87,7 +87,7 @@ describe('Arrow layouts', () => {
     try {
       const path = join(directory, 'images.arrow');
       const set = sampleImages();
-      const table = imageSetToTable(set, { direction: 'toward' });
+      const table = imageSetToTable({ ...set, description: { direction: 'toward' } });
       writeFileSync(path, tableToIPC(table, 'file'));
       const script = `${pyarrowSnippet(path, table)}\nprint(image.shape, image.dtype, list(image[1, 0, 0]), list(frame['label']), table.schema.metadata[b'direction'].decode())`;
       const printed = execFileSync(python, ['-c', script], { encoding: 'utf8' }).trim();

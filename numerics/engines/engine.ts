@@ -18,7 +18,7 @@ export interface LinearHead {
 export interface LossGradient {
   /** d(sum over images of the loss)/d(pixel value), count * 3072 values in HWC order. */
   readonly gradient: Float32Array;
-  /** Softmax cross-entropy of each image, count values. */
+  /** The loss of each image, count values. */
   readonly losses: Float32Array;
 }
 
@@ -29,9 +29,15 @@ export interface FeatureEngine {
   features(pixels: Uint8Array, count: number): Promise<Float32Array>;
   /**
    * Gradient of the sum over images of softmax cross-entropy(head(features(x)), label) with
-   * respect to each 0..255 pixel value, and the per-image losses.
+   * respect to each 0..255 pixel value, and the per-image losses. With `subtracted`, the loss is
+   * that cross-entropy minus the same cross-entropy of the subtracted head.
    */
-  lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead): Promise<LossGradient>;
+  lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead): Promise<LossGradient>;
+  /**
+   * Gradient of the sum over images of the squared distance |features(x) - target|^2 with
+   * respect to each 0..255 pixel value, and the per-image squared distances. targets: count x dimension.
+   */
+  distanceGradient(pixels: Uint8Array, targets: Float32Array, count: number): Promise<LossGradient>;
   dispose(): Promise<void>;
 }
 

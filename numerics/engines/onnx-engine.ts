@@ -1,10 +1,10 @@
 // FeatureEngine on onnxruntime-node (CPU): the backbone is compiled to ONNX graphs (see
-// numerics/onnx/compile.ts). Sessions are created on first use; the gradient session is
-// rebuilt only when the head's number of classes changes (head weights are graph inputs).
+// numerics/onnx/compile.ts). Sessions are created on first use; a gradient session is rebuilt
+// only when its loss changes (head weights and targets are graph inputs).
 
 import * as ort from 'onnxruntime-node';
 import type { BackboneDescription } from '../backbones/description.js';
-import { compileForward, compileLossGradient, type CompileOptions } from '../onnx/compile.js';
+import { compileDistanceGradient, compileForward, compileLossGradient, type CompileOptions } from '../onnx/compile.js';
 import { featureDimension } from '../backbones/description.js';
 import type { EngineOptions, FeatureEngine, LinearHead, LossGradient } from './engine.js';
 
@@ -28,7 +28,8 @@ export class OnnxEngine implements FeatureEngine {
   private readonly compileOptions: CompileOptions;
   private readonly pixelsPerImage: number;
   private forwardSession?: Promise<ort.InferenceSession>;
-  private gradientSession?: { classes: number; session: Promise<ort.InferenceSession> };
+  /** The last gradient graph, named by its loss (e.g. "cross-entropy 10"). */
+  private gradientSession?: { loss: string; session: Promise<ort.InferenceSession> };
 
   constructor(
     private readonly backbone: BackboneDescription,
@@ -46,14 +47,33 @@ export class OnnxEngine implements FeatureEngine {
     return this.forwardSession;
   }
 
-  private async gradient(classes: number): Promise<ort.InferenceSession> {
-    if (this.gradientSession?.classes !== classes) {
+  private async gradient(loss: string, compile: () => Uint8Array): Promise<ort.InferenceSession> {
+    if (this.gradientSession?.loss !== loss) {
       const previous = this.gradientSession?.session;
-      const model = compileLossGradient(this.backbone, this.compileOptions, classes).model;
-      this.gradientSession = { classes, session: ort.InferenceSession.create(model, sessionOptions(this.options.threads)) };
+      this.gradientSession = { loss, session: ort.InferenceSession.create(compile(), sessionOptions(this.options.threads)) };
       if (previous) await (await previous).release();
     }
     return this.gradientSession.session;
+  }
+
+  private checkHead(head: LinearHead): void {
+    if (head.dimension !== this.dimension) throw new Error(`the head takes ${head.dimension} features, the backbone's ${this.options.featureLayer} gives ${this.dimension}`);
+    if (head.weights.length !== head.classes * head.dimension || head.bias.length !== head.classes) {
+      throw new Error(`head arrays (${head.weights.length} weights, ${head.bias.length} biases) do not match ${head.classes} classes x ${head.dimension}`);
+    }
+  }
+
+  /** Runs a gradient session batch by batch; feeds(start, size) gives the inputs besides the pixels. */
+  private async runGradient(session: ort.InferenceSession, pixels: Uint8Array, count: number, feeds: (start: number, size: number) => Record<string, ort.Tensor>): Promise<LossGradient> {
+    const gradient = new Float32Array(count * this.pixelsPerImage);
+    const losses = new Float32Array(count);
+    for (let start = 0; start < count; start += this.options.batchSize) {
+      const size = Math.min(this.options.batchSize, count - start);
+      const result = await session.run({ pixels: this.pixelTensor(pixels, start, size), ...feeds(start, size) });
+      gradient.set(result.gradient.data as Float32Array, start * this.pixelsPerImage);
+      losses.set(result.losses.data as Float32Array, start);
+    }
+    return { gradient, losses };
   }
 
   private checkPixels(pixels: Uint8Array, count: number): void {
@@ -79,36 +99,43 @@ export class OnnxEngine implements FeatureEngine {
     return features;
   }
 
-  async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead): Promise<LossGradient> {
+  async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead): Promise<LossGradient> {
     this.checkPixels(pixels, count);
     if (labels.length !== count) throw new Error(`${labels.length} labels for ${count} images`);
-    if (head.dimension !== this.dimension) throw new Error(`the head takes ${head.dimension} features, the backbone's ${this.options.featureLayer} gives ${this.dimension}`);
-    if (head.weights.length !== head.classes * head.dimension || head.bias.length !== head.classes) {
-      throw new Error(`head arrays (${head.weights.length} weights, ${head.bias.length} biases) do not match ${head.classes} classes x ${head.dimension}`);
+    this.checkHead(head);
+    if (subtracted) {
+      this.checkHead(subtracted);
+      if (subtracted.classes !== head.classes) throw new Error(`the subtracted head has ${subtracted.classes} classes, the head ${head.classes}`);
     }
-    const session = await this.gradient(head.classes);
-    const weights = new ort.Tensor('float32', head.weights, [head.classes, head.dimension]);
-    const bias = new ort.Tensor('float32', head.bias, [head.classes]);
-    const gradient = new Float32Array(count * this.pixelsPerImage);
-    const losses = new Float32Array(count);
-    for (let start = 0; start < count; start += this.options.batchSize) {
-      const size = Math.min(this.options.batchSize, count - start);
-      const oneHot = new Float32Array(size * head.classes);
+    const classes = head.classes;
+    const difference = subtracted !== undefined;
+    const session = await this.gradient(`cross-entropy${difference ? ' difference' : ''} ${classes}`, () => compileLossGradient(this.backbone, this.compileOptions, classes, difference).model);
+    const headFeeds: Record<string, ort.Tensor> = {
+      head_weights: new ort.Tensor('float32', head.weights, [classes, head.dimension]),
+      head_bias: new ort.Tensor('float32', head.bias, [classes]),
+    };
+    if (subtracted) {
+      headFeeds.subtracted_weights = new ort.Tensor('float32', subtracted.weights, [classes, subtracted.dimension]);
+      headFeeds.subtracted_bias = new ort.Tensor('float32', subtracted.bias, [classes]);
+    }
+    return this.runGradient(session, pixels, count, (start, size) => {
+      const oneHot = new Float32Array(size * classes);
       for (let i = 0; i < size; i++) {
         const label = labels[start + i];
-        if (label >= head.classes) throw new Error(`label ${label} of image ${start + i} is outside the head's ${head.classes} classes`);
-        oneHot[i * head.classes + label] = 1;
+        if (label >= classes) throw new Error(`label ${label} of image ${start + i} is outside the head's ${classes} classes`);
+        oneHot[i * classes + label] = 1;
       }
-      const result = await session.run({
-        pixels: this.pixelTensor(pixels, start, size),
-        one_hot: new ort.Tensor('float32', oneHot, [size, head.classes]),
-        head_weights: weights,
-        head_bias: bias,
-      });
-      gradient.set(result.gradient.data as Float32Array, start * this.pixelsPerImage);
-      losses.set(result.losses.data as Float32Array, start);
-    }
-    return { gradient, losses };
+      return { one_hot: new ort.Tensor('float32', oneHot, [size, classes]), ...headFeeds };
+    });
+  }
+
+  async distanceGradient(pixels: Uint8Array, targets: Float32Array, count: number): Promise<LossGradient> {
+    this.checkPixels(pixels, count);
+    if (targets.length !== count * this.dimension) throw new Error(`${targets.length} target values for ${count} images of ${this.dimension} features`);
+    const session = await this.gradient('distance', () => compileDistanceGradient(this.backbone, this.compileOptions).model);
+    return this.runGradient(session, pixels, count, (start, size) => ({
+      targets: new ort.Tensor('float32', targets.subarray(start * this.dimension, (start + size) * this.dimension), [size, this.dimension]),
+    }));
   }
 
   async dispose(): Promise<void> {

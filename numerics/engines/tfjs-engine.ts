@@ -53,39 +53,59 @@ export class TfjsEngine implements FeatureEngine {
     return features;
   }
 
-  async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead): Promise<LossGradient> {
-    checkPixels(pixels, count);
-    if (labels.length !== count) throw new Error(`tfjs engine: ${labels.length} labels for ${count} images`);
+  /** Per-batch autodiff of a per-image loss of the features; tfjs differentiates the losses' sum (dy = ones). */
+  private async gradientOf(pixels: Uint8Array, count: number, loss: (features: tf.Tensor2D, start: number, size: number) => tf.Tensor1D): Promise<LossGradient> {
+    const gradient = new Float32Array(count * IMAGE_VALUES);
+    const losses = new Float32Array(count);
+    for (const { start, size } of this.batches(count)) {
+      const [batchLosses, batchGradient] = tf.tidy(() => {
+        const { value, grad } = tf.valueAndGrad((x: tf.Tensor4D) => loss(this.network.apply(x), start, size))(this.pixelTensor(pixels, start, size));
+        return [value, grad];
+      });
+      losses.set(await batchLosses.data<'float32'>(), start);
+      gradient.set(await batchGradient.data<'float32'>(), start * IMAGE_VALUES);
+      tf.dispose([batchLosses, batchGradient]);
+    }
+    return { gradient, losses };
+  }
+
+  private checkHead(head: LinearHead): void {
     if (head.dimension !== this.dimension) {
       throw new Error(`tfjs engine: the linear head takes ${head.dimension} features, the backbone gives ${this.dimension}`);
     }
     if (head.weights.length !== head.classes * head.dimension || head.bias.length !== head.classes) {
       throw new Error(`tfjs engine: head arrays (${head.weights.length} weights, ${head.bias.length} biases) do not match ${head.classes} classes x ${head.dimension}`);
     }
-    const gradient = new Float32Array(count * IMAGE_VALUES);
-    const losses = new Float32Array(count);
-    const weights = tf.tensor2d(head.weights, [head.classes, head.dimension]);
-    const bias = tf.tensor1d(head.bias);
+  }
+
+  async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead): Promise<LossGradient> {
+    checkPixels(pixels, count);
+    if (labels.length !== count) throw new Error(`tfjs engine: ${labels.length} labels for ${count} images`);
+    const heads = subtracted ? [head, subtracted] : [head];
+    heads.forEach((h) => this.checkHead(h));
+    if (subtracted && subtracted.classes !== head.classes) throw new Error(`tfjs engine: the subtracted head has ${subtracted.classes} classes, the head ${head.classes}`);
+    const tensors = heads.map((h) => ({ weights: tf.tensor2d(h.weights, [h.classes, h.dimension]), bias: tf.tensor1d(h.bias) }));
     try {
-      for (const { start, size } of this.batches(count)) {
-        const [batchLosses, batchGradient] = tf.tidy(() => {
-          const oneHot = tf.tensor2d(oneHotLabels(labels.subarray(start, start + size), head.classes), [size, head.classes]);
-          // Per-image softmax cross-entropy; tfjs differentiates their sum (dy = ones).
-          const lossPerImage = (x: tf.Tensor4D) => {
-            const logits = tf.add(tf.matMul(this.network.apply(x), weights, false, true), bias);
-            return tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(logits, oneHot), 1));
-          };
-          const { value, grad } = tf.valueAndGrad(lossPerImage)(this.pixelTensor(pixels, start, size));
-          return [value, grad];
-        });
-        losses.set(await batchLosses.data<'float32'>(), start);
-        gradient.set(await batchGradient.data<'float32'>(), start * IMAGE_VALUES);
-        tf.dispose([batchLosses, batchGradient]);
-      }
+      return await this.gradientOf(pixels, count, (features, start, size) => {
+        const oneHot = tf.tensor2d(oneHotLabels(labels.subarray(start, start + size), head.classes), [size, head.classes]);
+        const crossEntropy = ({ weights, bias }: (typeof tensors)[number]): tf.Tensor1D => {
+          const logits = tf.add(tf.matMul(features, weights, false, true), bias);
+          return tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(logits, oneHot), 1));
+        };
+        return tensors.length === 1 ? crossEntropy(tensors[0]) : tf.sub(crossEntropy(tensors[0]), crossEntropy(tensors[1]));
+      });
     } finally {
-      tf.dispose([weights, bias]);
+      tf.dispose(tensors.flatMap(({ weights, bias }) => [weights, bias]));
     }
-    return { gradient, losses };
+  }
+
+  async distanceGradient(pixels: Uint8Array, targets: Float32Array, count: number): Promise<LossGradient> {
+    checkPixels(pixels, count);
+    if (targets.length !== count * this.dimension) throw new Error(`tfjs engine: ${targets.length} target values for ${count} images of ${this.dimension} features`);
+    return this.gradientOf(pixels, count, (features, start, size) => {
+      const offset = tf.sub(features, tf.tensor2d(targets.subarray(start * this.dimension, (start + size) * this.dimension), [size, this.dimension]));
+      return tf.sum(tf.square(offset), 1);
+    });
   }
 
   async dispose(): Promise<void> {

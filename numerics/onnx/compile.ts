@@ -1,8 +1,10 @@
 // Compiles a backbone description into ONNX graphs:
 //   forward:       uint8 pixels [N, S, S, 3] (HWC) -> features [N, D] (the feature layer, HWC-flattened)
-//   loss gradient: pixels, one-hot labels [N, K], head weights [K, D] and bias [K]
+//   loss gradient: pixels, one-hot labels [N, K], head weights [K, D] and bias [K] (and
+//                  optionally a second head, whose loss is subtracted)
 //                  -> losses [N] (softmax cross-entropy) and gradient [N, S, S, 3]
 //                     (d sum(losses) / d pixel value)
+//   distance gradient: pixels, target features [N, D] -> losses [N] (squared distance) and gradient
 // onnxruntime has no automatic differentiation, so every forward step that needs one also
 // builds its backward step from forward operators.
 //
@@ -303,27 +305,58 @@ export function compileForward(backbone: BackboneDescription, options: CompileOp
   return { model: encodeModel(builder.build()), dimension };
 }
 
-export function compileLossGradient(backbone: BackboneDescription, options: CompileOptions, classes: number): CompiledGraph {
-  const builder = new GraphBuilder(`${backbone.name} ${options.featureLayer} loss gradient`);
+/** The forward graph up to the features [N, D], and a way to back a features gradient [N, D] to the pixels. */
+function differentiableFeatures(builder: GraphBuilder, backbone: BackboneDescription, options: CompileOptions) {
   const input = buildInput(builder, backbone, options);
   const forward = buildLayers(builder, backbone, options, input.x);
   const dimension = featureDimensionOf(forward.shape);
   const [height, width, channels] = forward.shape;
-  const oneHot = builder.input('one_hot', 'float', [BATCH, classes]);
-  const headWeights = builder.input('head_weights', 'float', [classes, dimension]);
-  const headBias = builder.input('head_bias', 'float', [classes]);
+  const outputPixelGradient = (featuresGradient: string): void => {
+    let gradient = builder.node('Transpose', [builder.node('Reshape', [featuresGradient, builder.ints([-1, height, width, channels])])], { perm: [0, 3, 1, 2] });
+    for (const step of [...forward.backward].reverse()) gradient = step(gradient);
+    builder.output(input.backward(gradient), 'gradient', 'float', [BATCH, options.imageSize, options.imageSize, 3]);
+  };
+  return { features: flattenHwc(builder, forward.output), dimension, outputPixelGradient };
+}
 
-  const features = flattenHwc(builder, forward.output);
-  const logits = builder.node('Gemm', [features, headWeights, headBias], { transB: 1 }, 'logits');
+/** Softmax cross-entropy of a linear head on the features: per-image losses and d loss / d features. */
+function crossEntropy(builder: GraphBuilder, features: string, oneHot: string, weights: string, bias: string, hint: string): { losses: string; featuresGradient: string } {
+  const logits = builder.node('Gemm', [features, weights, bias], { transB: 1 }, `${hint}.logits`);
   const logProbabilities = builder.node('LogSoftmax', [logits], { axis: 1 });
-  const losses = builder.node('Neg', [builder.node('ReduceSum', [builder.node('Mul', [oneHot, logProbabilities]), builder.ints([1])], { keepdims: 0 })], {}, 'losses');
-  builder.output(losses, 'losses', 'float', [BATCH]);
-
-  // d loss / d logits = softmax - one-hot; then back through the head and the layers.
+  const losses = builder.node('Neg', [builder.node('ReduceSum', [builder.node('Mul', [oneHot, logProbabilities]), builder.ints([1])], { keepdims: 0 })], {}, `${hint}.losses`);
+  // d loss / d logits = softmax - one-hot; then back through the head.
   const logitsGradient = builder.node('Sub', [builder.node('Exp', [logProbabilities]), oneHot]);
-  const featuresGradient = builder.node('MatMul', [logitsGradient, headWeights]);
-  let gradient = builder.node('Transpose', [builder.node('Reshape', [featuresGradient, builder.ints([-1, height, width, channels])])], { perm: [0, 3, 1, 2] });
-  for (const step of [...forward.backward].reverse()) gradient = step(gradient);
-  builder.output(input.backward(gradient), 'gradient', 'float', [BATCH, options.imageSize, options.imageSize, 3]);
+  return { losses, featuresGradient: builder.node('MatMul', [logitsGradient, weights]) };
+}
+
+/**
+ * Inputs pixels, one_hot [N, K], head_weights [K, D], head_bias [K] (and, with `difference`,
+ * subtracted_weights and subtracted_bias): losses = cross-entropy of the head, minus that of
+ * the subtracted head with `difference`; gradient = d sum(losses) / d pixels.
+ */
+export function compileLossGradient(backbone: BackboneDescription, options: CompileOptions, classes: number, difference = false): CompiledGraph {
+  const builder = new GraphBuilder(`${backbone.name} ${options.featureLayer} ${difference ? 'loss difference' : 'loss'} gradient`);
+  const { features, dimension, outputPixelGradient } = differentiableFeatures(builder, backbone, options);
+  const oneHot = builder.input('one_hot', 'float', [BATCH, classes]);
+  const head = crossEntropy(builder, features, oneHot, builder.input('head_weights', 'float', [classes, dimension]), builder.input('head_bias', 'float', [classes]), 'head');
+  if (!difference) {
+    builder.output(head.losses, 'losses', 'float', [BATCH]);
+    outputPixelGradient(head.featuresGradient);
+  } else {
+    const weights = builder.input('subtracted_weights', 'float', [classes, dimension]);
+    const subtracted = crossEntropy(builder, features, oneHot, weights, builder.input('subtracted_bias', 'float', [classes]), 'subtracted');
+    builder.output(builder.node('Sub', [head.losses, subtracted.losses]), 'losses', 'float', [BATCH]);
+    outputPixelGradient(builder.node('Sub', [head.featuresGradient, subtracted.featuresGradient]));
+  }
+  return { model: encodeModel(builder.build()), dimension };
+}
+
+/** Inputs pixels and targets [N, D]: losses = squared distance |features - target|^2 per image; gradient = d sum(losses) / d pixels. */
+export function compileDistanceGradient(backbone: BackboneDescription, options: CompileOptions): CompiledGraph {
+  const builder = new GraphBuilder(`${backbone.name} ${options.featureLayer} feature distance gradient`);
+  const { features, dimension, outputPixelGradient } = differentiableFeatures(builder, backbone, options);
+  const offset = builder.node('Sub', [features, builder.input('targets', 'float', [BATCH, dimension])]);
+  builder.output(builder.node('ReduceSum', [builder.node('Mul', [offset, offset]), builder.ints([1])], { keepdims: 0 }), 'losses', 'float', [BATCH]);
+  outputPixelGradient(builder.node('Mul', [offset, builder.scalar(2)]));
   return { model: encodeModel(builder.build()), dimension };
 }

@@ -1,0 +1,97 @@
+// A one-vs-rest linear SVM seen as the linear head the engines differentiate, its weights as
+// vectors (the bias as the appended constant feature, as LIBLINEAR's -B treats it), and the
+// angle between two models' weight vectors.
+
+import type { LinearHead } from './engines/engine.js';
+import type { LinearSvmModel } from './svm/model.js';
+
+function checkOneVsRest(model: LinearSvmModel, what: string): void {
+  if (model.biasWeights.length !== model.classes.length) {
+    throw new Error(`${what} has ${model.biasWeights.length} decision rows for ${model.classes.length} classes: a one-vs-rest model of at least 3 classes is needed`);
+  }
+}
+
+/** The model's decision rows reordered so that row c scores class c, as the engines' cross-entropy expects. */
+export function linearHead(model: LinearSvmModel, what = 'the model'): LinearHead {
+  checkOneVsRest(model, what);
+  const classes = model.classes.length;
+  const d = model.dimension;
+  const weights = new Float32Array(classes * d);
+  const bias = new Float32Array(classes);
+  model.labels.forEach((classIndex, row) => {
+    weights.set(model.weights.subarray(row * d, (row + 1) * d), classIndex * d);
+    bias[classIndex] = model.settings.bias >= 0 ? model.settings.bias * model.biasWeights[row] : 0;
+  });
+  return { classes, dimension: d, weights, bias };
+}
+
+/** Weight vectors [w, w_bias] of a one-vs-rest model, row c for class c, and the constant feature they expect. */
+export interface AugmentedWeights {
+  readonly classes: number;
+  /** Length of a vector: the feature dimension + 1 (the bias weight; 0 for a model without bias). */
+  readonly length: number;
+  /** classes x length, row-major. */
+  readonly vectors: Float64Array;
+  /** Value of the appended constant feature (LIBLINEAR's -B; 0 without bias). */
+  readonly constant: number;
+}
+
+export function augmentedWeights(model: LinearSvmModel, what = 'the model'): AugmentedWeights {
+  checkOneVsRest(model, what);
+  const d = model.dimension;
+  const length = d + 1;
+  const vectors = new Float64Array(model.classes.length * length);
+  model.labels.forEach((classIndex, row) => {
+    vectors.set(model.weights.subarray(row * d, (row + 1) * d), classIndex * length);
+    vectors[classIndex * length + d] = model.settings.bias >= 0 ? model.biasWeights[row] : 0;
+  });
+  return { classes: model.classes.length, length, vectors, constant: Math.max(model.settings.bias, 0) };
+}
+
+function checkSameShape(a: AugmentedWeights, b: AugmentedWeights): void {
+  if (a.classes !== b.classes || a.length !== b.length) {
+    throw new Error(`the two models differ in shape: ${a.classes} classes x ${a.length - 1} features against ${b.classes} x ${b.length - 1}`);
+  }
+}
+
+/** Angle in degrees between the weight vectors (bias weight included) of each class of two models. */
+export function classAngles(a: AugmentedWeights, b: AugmentedWeights): number[] {
+  checkSameShape(a, b);
+  return Array.from({ length: a.classes }, (_, c) => {
+    let dot = 0;
+    let normA = 0;
+    let normB = 0;
+    for (let i = c * a.length; i < (c + 1) * a.length; i++) {
+      dot += a.vectors[i] * b.vectors[i];
+      normA += a.vectors[i] * a.vectors[i];
+      normB += b.vectors[i] * b.vectors[i];
+    }
+    const cosine = dot / Math.sqrt(normA * normB);
+    return (Math.acos(Math.min(1, Math.max(-1, cosine))) * 180) / Math.PI;
+  });
+}
+
+/** The head's mean softmax cross-entropy and accuracy on labelled features (count x head.dimension). */
+export function headLossAndAccuracy(head: LinearHead, features: Float32Array, labels: Uint8Array): { loss: number; accuracy: number } {
+  const count = labels.length;
+  if (features.length !== count * head.dimension) throw new Error(`${features.length} feature values for ${count} labels of ${head.dimension} features`);
+  const logits = new Float64Array(head.classes);
+  let lossSum = 0;
+  let correct = 0;
+  for (let n = 0; n < count; n++) {
+    let best = 0;
+    for (let k = 0; k < head.classes; k++) {
+      let sum = head.bias[k];
+      const offset = k * head.dimension;
+      const row = n * head.dimension;
+      for (let d = 0; d < head.dimension; d++) sum += head.weights[offset + d] * features[row + d];
+      logits[k] = sum;
+      if (sum > logits[best]) best = k;
+    }
+    let exponentials = 0;
+    for (let k = 0; k < head.classes; k++) exponentials += Math.exp(logits[k] - logits[best]);
+    lossSum += logits[best] + Math.log(exponentials) - logits[labels[n]];
+    if (best === labels[n]) correct++;
+  }
+  return { loss: lossSum / count, accuracy: correct / count };
+}

@@ -1,0 +1,128 @@
+// The attack's numerics: sub-level sign steps and their schedules, the rotation targets of the
+// paper's 4.2, the angle between models, and the desired head's loss and accuracy.
+
+import { describe, expect, it } from 'vitest';
+import { augmentedWeights, classAngles, headLossAndAccuracy, linearHead, type AugmentedWeights } from '../numerics/linear-head.js';
+import { roundPixels, signedStep, signStep, stepSizes } from '../numerics/perturbation.js';
+import { rotationTargets } from '../numerics/rotation.js';
+import { seededUniform } from '../numerics/random.js';
+import type { LinearSvmModel } from '../numerics/svm/model.js';
+
+/** A 3-class, 2-feature one-vs-rest model whose rows are stored in label order [2, 0, 1]. */
+function model(rows: number[][], bias = 1): LinearSvmModel {
+  return {
+    dimension: 2,
+    labels: [2, 0, 1],
+    classes: ['a', 'b', 'c'],
+    weights: Float64Array.from(rows.flatMap((row) => row.slice(0, 2))),
+    biasWeights: Float64Array.from(rows.map((row) => row[2])),
+    settings: { solver: 'dual-cd', C: 1, eps: 0.1, bias },
+    fits: [],
+  };
+}
+
+describe('sign steps in floating point', () => {
+  it('accumulates sub-level steps and rounds them to whole levels only when asked', () => {
+    const original = Uint8Array.of(100, 100, 0);
+    const position = Float64Array.from(original);
+    const gradient = Float32Array.of(-1, 1, 1);
+    const rounded: number[][] = [];
+    for (const step of stepSizes('constant', 0.25, 4)) {
+      signStep(position, gradient, original, { direction: 'toward', step, budget: 0 });
+      rounded.push(Array.from(roundPixels(position)));
+    }
+    // 0.25 rounds to 0, 0.5 rounds up, then 1 level; the last pixel stays clamped at 0.
+    expect(rounded).toEqual([[100, 100, 0], [101, 100, 0], [101, 99, 0], [101, 99, 0]]);
+    expect(Array.from(position)).toEqual([101, 99, 0]);
+  });
+
+  it('keeps a position inside the budget ball however many steps push it', () => {
+    const original = Uint8Array.of(10);
+    const position = Float64Array.from(original);
+    for (let i = 0; i < 7; i++) signStep(position, Float32Array.of(1), original, { direction: 'away', step: 0.4, budget: 2 });
+    expect(position[0]).toBe(12);
+  });
+
+  it('a whole-level step from whole levels is the uint8 step', () => {
+    const pixels = Uint8Array.of(0, 10, 255, 100);
+    const gradient = Float32Array.of(1, -2, -0.5, 0);
+    expect(Array.from(signedStep(pixels, gradient, pixels, { direction: 'toward', step: 1, budget: 0 }))).toEqual([0, 11, 255, 100]);
+  });
+
+  it('schedules: constant, or decaying linearly to step / iterations', () => {
+    expect(stepSizes('constant', 0.5, 3)).toEqual([0.5, 0.5, 0.5]);
+    expect(stepSizes('decay', 1, 4)).toEqual([1, 0.75, 0.5, 0.25]);
+  });
+});
+
+describe('rotation targets (the paper 4.2)', () => {
+  const plane = (a: number[], b: number[], constant = 0): [AugmentedWeights, AugmentedWeights] => [
+    { classes: 1, length: a.length, vectors: Float64Array.from(a), constant },
+    { classes: 1, length: b.length, vectors: Float64Array.from(b), constant },
+  ];
+
+  it('moves the fair direction toward the desired one: x = b gives b + delta a for orthogonal unit a, b', () => {
+    const [desired, fair] = plane([1, 0, 0, 0], [0, 2, 0, 0]); // b is scaled: only directions count
+    const targets = rotationTargets(Float32Array.of(0, 1, 0), 1, desired, fair, 0.1);
+    expect(Array.from(targets)).toEqual([Math.fround(0.1), 1, 0]);
+    // Orthogonal to the plane: unchanged.
+    expect(Array.from(rotationTargets(Float32Array.of(0, 0, 5), 1, desired, fair, 0.1))).toEqual([0, 0, 5]);
+  });
+
+  it('is a first-order rotation: the move is orthogonal to the feature vector, for many classes', () => {
+    const uniform = seededUniform(3);
+    const random = (n: number) => Float64Array.from({ length: n }, () => 2 * uniform() - 1);
+    const d = 6;
+    // Without bias (constant 0) the augmented vector is [x, 0]: S skew-symmetric gives x . S x = 0.
+    const desired: AugmentedWeights = { classes: 3, length: d + 1, vectors: random(3 * (d + 1)), constant: 0 };
+    const fair: AugmentedWeights = { classes: 3, length: d + 1, vectors: random(3 * (d + 1)), constant: 0 };
+    const x = Float32Array.from(random(d));
+    const targets = rotationTargets(x, 1, desired, fair, 0.3);
+    const move = Array.from(targets, (t, i) => t - x[i]);
+    expect(Math.hypot(...move)).toBeGreaterThan(0.05);
+    expect(Math.abs(move.reduce((sum, m, i) => sum + m * x[i], 0))).toBeLessThan(1e-6);
+  });
+
+  it('refuses models of different shapes', () => {
+    const [desired] = plane([1, 0, 0], [0, 1, 0]);
+    const [other] = plane([1, 0, 0, 0], [0, 1, 0, 0]);
+    expect(() => rotationTargets(Float32Array.of(1, 2), 1, desired, other, 0.1)).toThrow(/differ/);
+  });
+});
+
+describe('models as heads and weight vectors', () => {
+  const rows = [
+    [0, 1, 2], // class 2
+    [1, 0, 0], // class 0
+    [-1, -1, 0.5], // class 1
+  ];
+
+  it('orders the decision rows by class, with the bias weight as the intercept and as the last coordinate', () => {
+    const head = linearHead(model(rows, 2));
+    expect(Array.from(head.weights)).toEqual([1, 0, -1, -1, 0, 1]);
+    expect(Array.from(head.bias)).toEqual([0, 1, 4]);
+    const weights = augmentedWeights(model(rows, 2));
+    expect(Array.from(weights.vectors)).toEqual([1, 0, 0, -1, -1, 0.5, 0, 1, 2]);
+    expect(weights.constant).toBe(2);
+  });
+
+  it('measures the angle between the two models class by class', () => {
+    const other = [
+      [0, -1, -2], // class 2: opposite
+      [0, 1, 0], // class 0: orthogonal
+      [-2, -2, 1], // class 1: same direction
+    ];
+    const angles = classAngles(augmentedWeights(model(rows)), augmentedWeights(model(other)));
+    expect(angles[0]).toBeCloseTo(90, 10);
+    expect(angles[1]).toBeCloseTo(0, 5);
+    expect(angles[2]).toBeCloseTo(180, 5);
+  });
+
+  it("gives the head's mean cross-entropy and accuracy", () => {
+    const head = { classes: 2, dimension: 1, weights: Float32Array.of(0, 1), bias: Float32Array.of(0, 0) };
+    // Logits [0, ln 3] and [0, 0]: softmax (1/4, 3/4) and (1/2, 1/2); the second image's tie goes to class 0.
+    const { loss, accuracy } = headLossAndAccuracy(head, Float32Array.of(Math.log(3), 0), Uint8Array.of(0, 0));
+    expect(loss).toBeCloseTo((Math.log(4) + Math.log(2)) / 2, 6);
+    expect(accuracy).toBe(0.5);
+  });
+});

@@ -1,0 +1,65 @@
+// The perturb stage on real CIFAR-10 images with the real MobileNet (main setting) and a desired
+// SVM fit on the real test features: the sign method's single unit step is the paper's step
+// computed directly, steps are numbered from the image tables' metadata, and a method that needs
+// the fair model says so.
+
+import { beforeAll, describe, expect, test } from 'vitest';
+import { imageSetToTable, tableToImageSet, type ImageSet } from '../data/tables.js';
+import type { Blob, StageContext } from '../pipeline/stage.js';
+import { decodeBackbone } from '../numerics/backbones/serialize.js';
+import { OnnxEngine } from '../numerics/engines/onnx-engine.js';
+import { linearHead } from '../numerics/linear-head.js';
+import { signedStep } from '../numerics/perturbation.js';
+import { fitLinearSvm, modelToTable, tableToModel } from '../numerics/svm/index.js';
+import type { Table } from '../pipeline/arrow.js';
+import { backboneStage } from '../stages/backbone.js';
+import { perturbStage } from '../stages/perturb.js';
+import { loadMiniCifar } from './fixtures/cifar10-mini.js';
+import { MODELS } from './support/test-images.js';
+
+const context: StageContext = { progress: () => {}, log: () => {}, signal: new AbortController().signal, threads: 2 };
+const setting = { input_size: 32, feature_layer: 'conv_pw_5_relu', engine: 'onnx', batch_size: 10 } as const;
+const defaults = Object.fromEntries(Object.entries(perturbStage.params).map(([name, spec]) => [name, (spec as { default?: unknown }).default]));
+
+describe('perturb stage', () => {
+  let train: ImageSet;
+  let backbone: Blob;
+  let desired: Table;
+
+  beforeAll(async () => {
+    const mini = loadMiniCifar();
+    // The first 20 training images; the desired model on the test set's features.
+    train = { ...mini.train, count: 20, labels: mini.train.labels.subarray(0, 20), pixels: mini.train.pixels.subarray(0, 20 * 3072), indices: mini.train.indices.subarray(0, 20) };
+    backbone = (await backboneStage.run({}, { model: 'mobilenet_v1_0.75_224', source: MODELS, format: 'tfjs-layers', input_scaling: 'model-default', sha256: '', seed: 1 }, context)).backbone;
+    const engine = new OnnxEngine(decodeBackbone(backbone.bytes), { inputSize: 32, featureLayer: 'conv_pw_5_relu', threads: 2, batchSize: 50 });
+    const features = await engine.features(mini.test.pixels, mini.test.count);
+    await engine.dispose();
+    const model = await fitLinearSvm({ count: mini.test.count, dimension: engine.dimension, labels: mini.test.labels, features, classes: mini.test.classes, description: {} }, { solver: 'primal-newton', C: 1, eps: 0, bias: 1 });
+    desired = modelToTable(model);
+  }, 120_000);
+
+  const run = (images: Table, overrides: Record<string, unknown> = {}, fair?: Table) =>
+    perturbStage.run({ images, original: imageSetToTable(train), model: desired, fair, backbone }, { ...defaults, ...setting, ...overrides } as never, context);
+
+  test('one sign step of one level is the paper step; the next stage is step 2', async () => {
+    const first = await run(imageSetToTable(train));
+    const engine = new OnnxEngine(decodeBackbone(backbone.bytes), { inputSize: 32, featureLayer: 'conv_pw_5_relu', threads: 2, batchSize: 10 });
+    const { gradient } = await engine.lossGradient(train.pixels, train.labels, train.count, linearHead(tableToModel(desired)));
+    await engine.dispose();
+    const expected = signedStep(train.pixels, gradient, train.pixels, { direction: 'toward', step: 1, budget: 0 });
+    expect(Buffer.from(tableToImageSet(first.images).pixels).equals(Buffer.from(expected))).toBe(true);
+    expect(first.stats).toMatchObject({ method: 'sign', direction: 'toward', budget: 0, step: 1 });
+    expect(first.stats.desired_loss).toBeGreaterThan(0);
+
+    const second = await run(first.images, { direction: 'toward' });
+    expect(second.stats.step).toBe(2);
+    expect(tableToImageSet(second.images).description).toEqual({ method: 'sign', direction: 'toward', budget: '0', step: '2' });
+    // A second step lowers the desired head's loss further on these images.
+    expect(second.stats.desired_loss).toBeLessThan(first.stats.desired_loss as number);
+  }, 120_000);
+
+  test("'difference' and 'rotation' need the fair model", async () => {
+    await expect(run(imageSetToTable(train), { method: 'difference' })).rejects.toThrow(/needs the fair model: bind input 'fair'/);
+    await expect(run(imageSetToTable(train), { method: 'rotation' })).rejects.toThrow(/needs the fair model/);
+  });
+});
