@@ -2,10 +2,15 @@
 // gradient of a linear head's softmax cross-entropy, on the ONNX and tfjs engines.
 //
 //   npx tsc -p . && node dist/bench/featurize.js [--models models] [--engines onnx,tfjs]
-//       [--seconds 4] [--batch 64] [--threads 2]
+//       [--seconds 4] [--batch 64] [--threads 2] [--json]
 //
-// Backbones: MobileNet v1 0.75 (ImageNet weights) at input 64 (32x32 images resized inside the
-// network) cut at three layers, and VGG16-conv4_1 with generated weights at 32. Pixels are
+// --json prints one JSON object instead of the table: { batch, threads, seconds, rows: [...] }, one
+// row per setting and engine with input_size, feature_layer, forward_images_per_s and
+// gradient_images_per_s (and the rest of the table's columns).
+//
+// Backbones: MobileNet v1 0.75 (ImageNet weights) at the main config's setting (input 32,
+// conv_pw_5_relu), and at input 64 (32x32 images resized inside the network) cut at four layers,
+// and VGG16-conv4_1 with generated weights at 32. Pixels are
 // seeded random bytes: the work does not depend on the pixel values.
 //
 // FLOPs are counted from the backbone description: 2 x the multiply-adds of the convolutions up to
@@ -29,6 +34,7 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '4' },
     batch: { type: 'string', default: '64' },
     threads: { type: 'string', default: '2' },
+    json: { type: 'boolean', default: false },
   },
 });
 const SECONDS = Number(args.seconds);
@@ -86,6 +92,7 @@ async function main(): Promise<void> {
   const mobileNet = await loadMobileNet(args.models);
   const vgg = randomVgg16(1);
   const settings: Setting[] = [
+    { backbone: mobileNet, label: 'MobileNet v1 0.75', featureLayer: 'conv_pw_5_relu', inputSize: 32 },
     ...['conv_pw_7_relu', 'conv_pw_11_relu', 'conv_pw_13_relu', 'global_average_pooling2d_1'].map((featureLayer) => ({
       backbone: mobileNet,
       label: 'MobileNet v1 0.75',
@@ -99,6 +106,7 @@ async function main(): Promise<void> {
   const labels = Uint8Array.from({ length: BATCH }, (_, i) => i % CLASSES);
 
   const rows: string[] = [];
+  const records: Record<string, string | number>[] = [];
   for (const setting of settings) {
     const flops = forwardFlops(setting.backbone, setting.featureLayer, setting.inputSize);
     for (const engineName of ENGINES) {
@@ -125,9 +133,26 @@ async function main(): Promise<void> {
         ((withGradient.imagesPerSecond * 3 * flops) / 1e9).toFixed(1),
         `${forward.coresUsed.toFixed(2)}, ${withGradient.coresUsed.toFixed(2)}`,
       ];
+      records.push({
+        backbone: setting.label,
+        feature_layer: setting.featureLayer,
+        input_size: setting.inputSize,
+        gflop_per_image: flops / 1e9,
+        engine: label,
+        forward_images_per_s: forward.imagesPerSecond,
+        forward_gflop_per_s: (forward.imagesPerSecond * flops) / 1e9,
+        gradient_images_per_s: withGradient.imagesPerSecond,
+        gradient_gflop_per_s: (withGradient.imagesPerSecond * 3 * flops) / 1e9,
+        forward_cores_used: forward.coresUsed,
+        gradient_cores_used: withGradient.coresUsed,
+      });
       console.error(row.join(' | '));
       rows.push(`| ${row.join(' | ')} |`);
     }
+  }
+  if (args.json) {
+    console.log(JSON.stringify({ batch: BATCH, threads: THREADS, seconds: SECONDS, rows: records }, null, 2));
+    return;
   }
   console.log(
     [

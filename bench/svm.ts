@@ -1,7 +1,11 @@
 // Times our two SVM solvers against liblinear-train -s 1 and -s 2 on the same real features, in one run.
 //
 //   node dist/bench/svm.js --train TRAIN_FEATURES.arrow --test TEST_FEATURES.arrow
-//                          [--solvers dual-cd,primal-newton] [--threads 2] [--rows N]
+//                          [--solvers dual-cd,primal-newton] [--threads 2] [--rows N] [--json]
+//
+// --json prints one JSON object instead of the table, for scripts: the rows, and
+// speedup_primal_newton_vs_s2 (and speedup_dual_cd_vs_s1): liblinear-train's seconds without its
+// file load, divided by ours. Progress lines go to stderr then.
 //
 // --rows N keeps the first N training rows. Besides time, accuracy and objective, each pair of
 // rows gives how far our model is from liblinear-train's: the share of test points both predict
@@ -59,6 +63,8 @@ interface Row {
   readonly solver: string;
   readonly model: LinearSvmModel;
   readonly seconds: number;
+  /** Ours: process CPU seconds (user + system) of the fit. */
+  readonly cpuSeconds?: number;
   readonly loadSeconds?: number;
   readonly accuracy: number;
   readonly objective: number;
@@ -126,6 +132,10 @@ function closeness(ours: LinearSvmModel, reference: LinearSvmModel, test: Featur
   return { agreement: agree / test.count, weights: largest };
 }
 
+function peakGiB(): number {
+  return process.resourceUsage().maxRSS / 2 ** 20;
+}
+
 function loadAverage(): string {
   return loadavg()
     .map((load) => load.toFixed(2))
@@ -139,15 +149,18 @@ async function main(): Promise<void> {
   const threads = Number(option('threads', '2'));
   const solvers = option('solvers', 'dual-cd,primal-newton').split(',') as SvmSolver[];
   const rowsKept = Number(option('rows', '0'));
+  const json = process.argv.includes('--json');
+  const say = json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   const train = keepRows(loadFeatures(trainPath), rowsKept);
   const test = loadFeatures(testPath);
   let nonzero = 0;
   for (const value of train.features) if (value !== 0) nonzero++;
-  console.log(
-    `data: ${train.count} x ${train.dimension} train, ${test.count} test, ${((100 * nonzero) / train.features.length).toFixed(1)} % nonzero; ` +
-      `${describe(train, trainPath)}; ${threads} threads for ours, liblinear-train is single-threaded`,
-  );
-  console.log(`load average before: ${loadAverage()}`);
+  const data =
+    `${train.count} x ${train.dimension} train, ${test.count} test, ${((100 * nonzero) / train.features.length).toFixed(1)} % nonzero; ` +
+    `${describe(train, trainPath)}; ${threads} threads for ours, liblinear-train is single-threaded`;
+  say(`data: ${data}`);
+  const loadBefore = loadAverage();
+  say(`load average before: ${loadBefore}`);
 
   const directory = mkdtempSync(join(tmpdir(), 'passeurs-bench-svm-'));
   const rows: Row[] = [];
@@ -156,12 +169,15 @@ async function main(): Promise<void> {
     await writeLibsvmFile(train, trainFile);
     for (const solver of solvers) {
       const start = performance.now();
+      const cpuStart = process.cpuUsage();
       const model = await fitLinearSvm(train, { solver, C: 1, eps: 0, bias: 1 }, { threads });
       const seconds = (performance.now() - start) / 1000;
+      const cpu = process.cpuUsage(cpuStart);
       rows.push({
         solver: `ours ${solver}`,
         model,
         seconds,
+        cpuSeconds: (cpu.user + cpu.system) / 1e6,
         accuracy: accuracy(predict(model, test), test),
         objective: totalObjective(model, train),
         iterations: summarize(
@@ -169,24 +185,51 @@ async function main(): Promise<void> {
           model.fits.some((fit) => !fit.converged),
         ),
       });
-      console.log(`  ours ${solver}: ${seconds.toFixed(1)} s (peak resident memory so far ${(process.resourceUsage().maxRSS / 2 ** 20).toFixed(2)} GiB)`);
+      say(`  ours ${solver}: ${seconds.toFixed(1)} s, CPU ${rows[rows.length - 1].cpuSeconds!.toFixed(1)} s (peak resident memory so far ${peakGiB().toFixed(2)} GiB)`);
       rows.push(runLiblinear(solver, trainFile, directory, train, test));
       const reference = rows[rows.length - 1];
-      console.log(`  ${reference.solver}: ${reference.seconds.toFixed(1)} s (load ${reference.loadSeconds!.toFixed(1)} s)`);
+      say(`  ${reference.solver}: ${reference.seconds.toFixed(1)} s (load ${reference.loadSeconds!.toFixed(1)} s)`);
     }
   } finally {
     rmSync(directory, { recursive: true, force: true });
   }
+  const loadAfter = loadAverage();
+  say(`load average after: ${loadAfter}`);
 
-  console.log(`load average after: ${loadAverage()}`);
-  console.log('\n| solver | seconds | liblinear / ours | accuracy | objective (sum over classes) | iterations per class | same predictions | largest weight difference |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  const pairs = [];
   for (let k = 0; k < rows.length; k += 2) {
     const [ours, reference] = [rows[k], rows[k + 1]];
-    const solveOnly = reference.seconds - reference.loadSeconds!;
-    const { agreement, weights } = closeness(ours.model, reference.model, test);
+    pairs.push({ ours, reference, solveOnly: reference.seconds - reference.loadSeconds!, ...closeness(ours.model, reference.model, test) });
+  }
+  if (json) {
+    const speedups = Object.fromEntries(
+      pairs.map(({ ours, reference, solveOnly }) => [`speedup_${ours.solver.replace('ours ', '').replace('-', '_')}_vs_s${reference.solver.slice(-1)}`, solveOnly / ours.seconds]),
+    );
+    const record = (row: Row) => ({
+      solver: row.solver,
+      seconds: row.seconds,
+      ...(row.cpuSeconds === undefined ? {} : { cpu_seconds: row.cpuSeconds }),
+      ...(row.loadSeconds === undefined ? {} : { load_seconds: row.loadSeconds, seconds_without_load: row.seconds - row.loadSeconds }),
+      accuracy: row.accuracy,
+      objective: row.objective,
+      iterations: row.iterations,
+    });
+    const output = {
+      data,
+      load_average_before: loadBefore,
+      load_average_after: loadAfter,
+      peak_resident_memory_gib: peakGiB(),
+      ...speedups,
+      pairs: pairs.map(({ ours, reference, agreement, weights }) => ({ ours: record(ours), liblinear: record(reference), same_predictions: agreement, largest_weight_difference: weights })),
+    };
+    console.log(JSON.stringify(output, null, 2));
+    return;
+  }
+  console.log('\n| solver | seconds | liblinear / ours | accuracy | objective (sum over classes) | iterations per class | same predictions | largest weight difference |');
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const { ours, reference, solveOnly, agreement, weights } of pairs) {
     console.log(
-      `| ${ours.solver} | ${ours.seconds.toFixed(1)} | | ${(100 * ours.accuracy).toFixed(2)} % | ${ours.objective.toFixed(3)} | ${ours.iterations} | ` +
+      `| ${ours.solver} | ${ours.seconds.toFixed(1)} (CPU ${ours.cpuSeconds!.toFixed(1)}) | | ${(100 * ours.accuracy).toFixed(2)} % | ${ours.objective.toFixed(3)} | ${ours.iterations} | ` +
         `${(100 * agreement).toFixed(2)} % | ${weights.toExponential(1)} |`,
     );
     console.log(

@@ -8,7 +8,8 @@ import { describeFit, svmParamSchema, svmParams } from './svm-params.js';
 
 export const refitStage = defineStage({
   name: 'refit',
-  version: 2,
+  // 3: primal-newton's Hessian products on the active rows and its preconditioner in float32.
+  version: 3,
   description: 'Fits the fair SVM on (perturbed) training features',
   // dual-cd replays LIBLINEAR's sequential order on one core; primal-newton's products use them all.
   allCores: (params) => params.solver === 'primal-newton',

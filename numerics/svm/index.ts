@@ -9,6 +9,7 @@ export {
   decisionValues,
   modelToTable,
   predict,
+  predictionsFrom,
   primalObjective,
   tableToModel,
   type LinearSvmModel,

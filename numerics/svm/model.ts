@@ -98,10 +98,15 @@ export function decisionValues(model: LinearSvmModel, set: FeatureSet): Float64A
 
 /** Predicted class index per row, with LIBLINEAR's rule (first maximum wins; two classes: > 0). */
 export function predict(model: LinearSvmModel, set: FeatureSet): Uint8Array {
-  const values = decisionValues(model, set);
+  return predictionsFrom(model, decisionValues(model, set));
+}
+
+/** Predicted class index per row of decision values (count x rows, row-major), with LIBLINEAR's rule. */
+export function predictionsFrom(model: LinearSvmModel, values: Float64Array): Uint8Array {
   const rows = model.biasWeights.length;
-  const predictions = new Uint8Array(set.count);
-  for (let i = 0; i < set.count; i++) {
+  const count = values.length / rows;
+  const predictions = new Uint8Array(count);
+  for (let i = 0; i < count; i++) {
     if (rows === 1) {
       predictions[i] = values[i] > 0 ? model.labels[0] : model.labels[1];
       continue;

@@ -9,19 +9,25 @@
 //
 // Every binary problem is a generator that yields the matrix products it needs; the driver runs
 // the one-vs-rest problems in lockstep and serves each round's requests as one matrix product
-// per kind (X V with up to one column per class), which is where the time goes.
+// per kind (X V with up to one column per class), which is where the time goes. The objective and
+// the gradient are computed in double, the Hessian products of conjugate gradient and the
+// preconditioner in float32 (see matrix-products.ts).
 
 import type { MatrixProducts } from './matrix-products.js';
 
-type ProductKind = 'times' | 'transposeTimes' | 'squaredTransposeTimes';
+/** In the order the driver serves them within a round: each may follow from the one before. */
+const PRODUCT_KINDS = ['times', 'transposeTimes', 'squaredTransposeTimes', 'hessianTimes'] as const;
+type ProductKind = (typeof PRODUCT_KINDS)[number];
 
 /**
  * times: X v for v of length d (+1 with the bias feature);
- * transposeTimes: X' u and squaredTransposeTimes: (X o X)' u for u of length n.
+ * transposeTimes: X' u and squaredTransposeTimes: (X o X)' u for u of length n;
+ * hessianTimes: X' diag(rowWeights) X v.
  */
 interface ProductRequest {
   readonly kind: ProductKind;
   readonly vector: Float64Array;
+  readonly rowWeights?: Float64Array;
 }
 
 export interface NewtonProblem {
@@ -103,9 +109,7 @@ export function* trustRegionNewton(problem: NewtonProblem): Solver<NewtonOutcome
   }
 
   function* hessianTimes(v: Float64Array): Solver<Float64Array> {
-    const xv = yield { kind: 'times', vector: v };
-    for (let i = 0; i < n; i++) xv[i] *= activeWeight[i];
-    const product = yield { kind: 'transposeTimes', vector: xv };
+    const product = yield { kind: 'hessianTimes', vector: v, rowWeights: activeWeight };
     for (let j = 0; j < nv; j++) product[j] = v[j] + 2 * product[j];
     return product;
   }
@@ -235,54 +239,59 @@ export async function solveInLockstep(
 
   while (pending.size > 0) {
     if (signal?.aborted) throw new Error('SVM fit cancelled');
-    const round = [...pending.entries()];
-    pending.clear();
-    for (const kind of ['times', 'transposeTimes', 'squaredTransposeTimes'] as const) {
-      const batch = round.filter(([, request]) => request.kind === kind);
+    // A problem answered in this round may ask for a later kind at once (a candidate's objective,
+    // then its gradient, its preconditioner and the first conjugate-gradient step).
+    for (const kind of PRODUCT_KINDS) {
+      const batch = [...pending.entries()].filter(([, request]) => request.kind === kind);
       if (batch.length === 0) continue;
-      const answers = await serve(kind, batch.map(([, request]) => request.vector));
+      for (const [index] of batch) pending.delete(index);
+      const answers = await serve(kind, batch.map(([, request]) => request));
       batch.forEach(([index], column) => advance(index, answers[column]));
     }
     onRound(outcomes.filter((outcome) => outcome !== undefined).length);
   }
   return outcomes as NewtonOutcome[];
 
-  async function serve(kind: ProductKind, vectors: Float64Array[]): Promise<Float64Array[]> {
-    const k = vectors.length;
-    const answers: Float64Array[] = [];
-    if (kind === 'times') {
+  async function serve(kind: ProductKind, requests: ProductRequest[]): Promise<Float64Array[]> {
+    const k = requests.length;
+    const vectors = requests.map((request) => request.vector);
+    if (kind === 'times' || kind === 'hessianTimes') {
       const right = new Float64Array(d * k);
       for (let c = 0; c < k; c++) {
         const vector = vectors[c];
         for (let j = 0; j < d; j++) right[j * k + c] = vector[j];
       }
+      const intercepts = Float64Array.from(vectors, (vector) => (bias >= 0 ? bias * vector[d] : 0));
+      if (kind === 'hessianTimes') {
+        const rowWeights = new Float64Array(n * k);
+        requests.forEach(({ rowWeights: weights }, c) => {
+          for (let i = 0, at = c; i < n; i++, at += k) rowWeights[at] = weights![i];
+        });
+        const { product, columnSums } = await products.hessianTimes(right, intercepts, rowWeights, k);
+        return vectors.map((_, c) => transposedColumn(product, c, k, bias >= 0 ? bias * columnSums[c] : undefined));
+      }
       const product = await products.times(right, k);
-      for (let c = 0; c < k; c++) {
-        const intercept = bias >= 0 ? bias * vectors[c][d] : 0;
+      return Array.from(intercepts, (intercept, c) => {
         const column = new Float64Array(n);
         for (let i = 0, at = c; i < n; i++, at += k) column[i] = product[at] + intercept;
-        answers.push(column);
-      }
-      return answers;
+        return column;
+      });
     }
-    const right = new Float64Array(n * k);
+    const right = new (kind === 'transposeTimes' ? Float64Array : Float32Array)(n * k);
     for (let c = 0; c < k; c++) {
       const vector = vectors[c];
       for (let i = 0, at = c; i < n; i++, at += k) right[at] = vector[i];
     }
-    const product = kind === 'transposeTimes' ? await products.transposeTimes(right, k) : await products.squaredTransposeTimes(right, k);
+    const product = kind === 'transposeTimes' ? await products.transposeTimes(right as Float64Array, k) : await products.squaredTransposeTimes(right as Float32Array, k);
     const biasFactor = kind === 'transposeTimes' ? bias : bias * bias;
-    for (let c = 0; c < k; c++) {
-      const column = new Float64Array(bias >= 0 ? d + 1 : d);
-      for (let j = 0, at = c; j < d; j++, at += k) column[j] = product[at];
-      if (bias >= 0) {
-        const vector = vectors[c];
-        let sum = 0;
-        for (let i = 0; i < n; i++) sum += vector[i];
-        column[d] = biasFactor * sum;
-      }
-      answers.push(column);
-    }
-    return answers;
+    return vectors.map((vector, c) => transposedColumn(product, c, k, bias >= 0 ? biasFactor * vector.reduce((a, b) => a + b, 0) : undefined));
+  }
+
+  /** Column c of a d x k product, with the bias variable's entry appended when there is one. */
+  function transposedColumn(product: Float64Array | Float32Array, c: number, k: number, biasValue: number | undefined): Float64Array {
+    const column = new Float64Array(biasValue === undefined ? d : d + 1);
+    for (let j = 0, at = c; j < d; j++, at += k) column[j] = product[at];
+    if (biasValue !== undefined) column[d] = biasValue;
+    return column;
   }
 }
