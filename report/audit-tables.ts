@@ -4,6 +4,7 @@
 
 import type { JsonValue } from '../pipeline/stage.js';
 import type { Direction } from '../numerics/perturbation.js';
+import { booktabsTabular, csvTable, fixed, latexRow, latexText, markdownTable, percent, signedPoints } from './table-format.js';
 
 /** The formats of the audit section's table. */
 export const AUDIT_FORMATS = ['md', 'csv', 'tex', 'json'] as const;
@@ -102,18 +103,6 @@ export function auditReportFromJson(value: JsonValue, where: string): AuditRepor
 
 // ------------------------------------------------------------------ formatting
 
-function fixed(value: number, digits: number): string {
-  const text = value.toFixed(digits);
-  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
-}
-
-const percent = (fraction: number, digits = 1) => fixed(fraction * 100, digits);
-
-function signed(points: number): string {
-  const text = fixed(points, 1);
-  return text.startsWith('-') || Number(text) === 0 ? text : `+${text}`;
-}
-
 /** Three significant digits; scientific below 0.001; an exact 0 is an underflow. */
 export function formatPValue(p: number): string {
   if (p === 0) return '< 1e-300';
@@ -157,9 +146,9 @@ export function auditTable(data: AuditData): AuditTable {
     row.model,
     percent(row.public_accuracy, 2),
     percent(row.private_accuracy, 2),
-    signed(row.gap_points),
-    signed(row.gap_interval_points[0]),
-    signed(row.gap_interval_points[1]),
+    signedPoints(row.gap_points),
+    signedPoints(row.gap_interval_points[0]),
+    signedPoints(row.gap_interval_points[1]),
     formatPValue(row.p_value),
     row.flagged ? 'yes' : 'no',
   ]);
@@ -167,11 +156,6 @@ export function auditTable(data: AuditData): AuditTable {
 }
 
 // ------------------------------------------------------------------ renderings
-
-function markdownTable(header: readonly string[], rows: readonly (readonly string[])[], alignments: readonly string[]): string[] {
-  const line = (cells: readonly string[]) => `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
-  return [line(header), line(alignments), ...rows.map(line)];
-}
 
 export function renderAuditMarkdown(report: AuditReport): string {
   const table = auditTable(report);
@@ -227,38 +211,24 @@ export function renderAuditMarkdown(report: AuditReport): string {
   ].join('\n');
 }
 
-function csvField(text: string): string {
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 export function renderAuditCsv(data: AuditData): string {
   const table = auditTable(data);
-  const line = (cells: readonly string[]) => cells.map(csvField).join(',');
-  return [line(table.columns.map((column) => column.key)), ...table.cells.map(line), ''].join('\n');
+  return csvTable(table.columns.map((column) => column.key), table.cells);
 }
 
+/** A leading sign or '<' in math mode (a minus, not a hyphen); the column headers are LaTeX already. */
 function latexCell(text: string): string {
-  if (text.startsWith('-')) return `$-$${text.slice(1)}`;
-  if (text.startsWith('+')) return `$+$${text.slice(1)}`;
-  if (text.startsWith('<')) return `$<$${text.slice(1)}`;
-  return text.replace(/[\\{}&%#_$]/g, (character) => `\\${character}`);
+  return /^[-+<]/.test(text) ? `$${text[0]}$${text.slice(1)}` : latexText(text);
 }
 
 /** A booktabs tabular (needs \usepackage{booktabs}), to \input inside the reader's own table environment. */
 export function renderAuditLatex(data: AuditData): string {
   const table = auditTable(data);
-  const row = (cells: readonly string[]) => `${cells.join(' & ')} \\\\`;
-  return [
-    '% requires \\usepackage{booktabs}',
-    `\\begin{tabular}{l${'r'.repeat(table.columns.length - 1)}}`,
-    '\\toprule',
-    row(table.columns.map((column) => column.short)),
-    '\\midrule',
-    ...table.cells.map((cells) => row(cells.map(latexCell))),
-    '\\bottomrule',
-    '\\end{tabular}',
-    '',
-  ].join('\n');
+  return booktabsTabular(
+    `l${'r'.repeat(table.columns.length - 1)}`,
+    [latexRow(table.columns.map((column) => column.short))],
+    table.cells.map((cells) => cells.map(latexCell)),
+  );
 }
 
 export function renderAuditReport(report: AuditReport, format: AuditFormat): string {

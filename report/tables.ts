@@ -4,6 +4,7 @@
 // and the `pipeline report` command both render through here, so they print the same bytes.
 
 import { paperFigureFor, roundMicro, DEFAULT_METHOD, type PerturbationField, type ReportData, type ReportRow, type RowSetting } from './data.js';
+import { booktabsTabular, csvTable, fixed, latexRow, latexText, markdownTable, percent, signedPoints } from './table-format.js';
 
 /** One column; `group` spans neighbouring columns in the LaTeX header. */
 interface Column {
@@ -23,21 +24,6 @@ export interface Table {
   readonly columns: readonly Column[];
   /** Formatted cells; '' where a value is missing. */
   readonly cells: readonly (readonly string[])[];
-}
-
-function percent(fraction: number | null): string {
-  return fraction === null ? '' : fixed(fraction * 100, 1);
-}
-
-function fixed(value: number | null, digits: number): string {
-  if (value === null) return '';
-  const text = value.toFixed(digits);
-  return /^-0\.?0*$/.test(text) ? text.slice(1) : text;
-}
-
-function signedPoints(points: number | null): string {
-  const text = fixed(points, 1);
-  return text === '' || text.startsWith('-') || Number(text) === 0 ? text : `+${text}`;
 }
 
 export const budgetText = (budget: number) => (budget === 0 ? 'unbounded' : String(budget));
@@ -180,9 +166,12 @@ export function compactTable(data: ReportData): Table {
 
 // ------------------------------------------------------------------ renderings
 
-function markdownTable(table: Table): string[] {
-  const line = (cells: readonly string[]) => `| ${cells.map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`;
-  return [line(table.columns.map((column) => column.title)), line(table.columns.map((column) => (isTextColumn(column) ? ':--' : '--:'))), ...table.cells.map(line)];
+function markdown(table: Table): string[] {
+  return markdownTable(
+    table.columns.map((column) => column.title),
+    table.cells,
+    table.columns.map((column) => (isTextColumn(column) ? ':--' : '--:')),
+  );
 }
 
 /** The notes under a table, shared by the Markdown and HTML reports. */
@@ -204,37 +193,26 @@ export function renderMarkdown(data: ReportData): string {
   return [
     '### Test accuracy of the fair model trained on perturbed images',
     '',
-    ...markdownTable(compactTable(data)),
+    ...markdown(compactTable(data)),
     '',
     ...reportNotes(data).flatMap((note) => [note, '']),
     '#### Every statistic',
     '',
-    ...markdownTable(fullTable(data)),
+    ...markdown(fullTable(data)),
     '',
   ].join('\n');
 }
 
-function csvField(text: string): string {
-  return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
 export function renderCsv(data: ReportData): string {
   const table = fullTable(data);
-  const line = (cells: readonly string[]) => cells.map(csvField).join(',');
-  return [line(table.columns.map((column) => column.key)), ...table.cells.map(line), ''].join('\n');
-}
-
-function latexText(text: string): string {
-  return text
-    .replace(/[\\{}&%#_$]/g, (character) => (character === '\\' ? '\\textbackslash{}' : `\\${character}`))
-    .replaceAll('|Δ|', '$|\\Delta|$');
+  return csvTable(table.columns.map((column) => column.key), table.cells);
 }
 
 function latexCell(text: string): string {
   return /^[+-]\d/.test(text) ? `$${text[0]}$${text.slice(1)}` : latexText(text);
 }
 
-/** A booktabs tabular (needs \usepackage{booktabs}), to \input inside the reader's own table environment. */
+/** The table as a booktabs tabular; neighbouring columns of one `group` share a header above theirs. */
 function latexTabular(table: Table): string {
   const groups: { title: string; from: number; to: number }[] = [];
   table.columns.forEach((column, index) => {
@@ -242,10 +220,9 @@ function latexTabular(table: Table): string {
     if (last && last.title === column.group) last.to = index;
     else groups.push({ title: column.group, from: index, to: index });
   });
-  const row = (cells: readonly string[]) => `${cells.join(' & ')} \\\\`;
   const header = groups.some((group) => group.title !== '')
     ? [
-        row(groups.map((group) => (group.from === group.to ? latexText(group.title) : `\\multicolumn{${group.to - group.from + 1}}{c}{${latexText(group.title)}}`))),
+        latexRow(groups.map((group) => (group.from === group.to ? latexText(group.title) : `\\multicolumn{${group.to - group.from + 1}}{c}{${latexText(group.title)}}`))),
         groups
           .filter((group) => group.title !== '')
           .map((group) => `\\cmidrule(lr){${group.from + 1}-${group.to + 1}}`)
@@ -253,18 +230,11 @@ function latexTabular(table: Table): string {
       ]
     : [];
   const alignment = table.columns.map((column) => (isTextColumn(column) ? 'l' : 'r')).join('');
-  return [
-    '% requires \\usepackage{booktabs}',
-    `\\begin{tabular}{${alignment}}`,
-    '\\toprule',
-    ...header,
-    row(table.columns.map((column) => latexText(column.short))),
-    '\\midrule',
-    ...table.cells.map((cells) => row(cells.map(latexCell))),
-    '\\bottomrule',
-    '\\end{tabular}',
-    '',
-  ].join('\n');
+  return booktabsTabular(
+    alignment,
+    [...header, latexRow(table.columns.map((column) => latexText(column.short)))],
+    table.cells.map((cells) => cells.map(latexCell)),
+  );
 }
 
 export const renderLatex = (data: ReportData) => latexTabular(fullTable(data));
