@@ -76,6 +76,46 @@ function markerPolygon(shape: Exclude<MarkerShape, 'circle'>, x: number, y: numb
   }
 }
 
+// ------------------------------------------------------------------------ axes
+
+/** Where a plot draws its data on the figure. */
+export interface PlotArea {
+  readonly left: number;
+  readonly right: number;
+  readonly top: number;
+  readonly bottom: number;
+}
+
+export interface Axes {
+  readonly area: PlotArea;
+  /** Ticks at their place on the figure: grid lines and labels for y, marks and labels under the plot for x. */
+  readonly xTicks: readonly { readonly x: number; readonly label: string }[];
+  readonly yTicks: readonly { readonly y: number; readonly label: string }[];
+  readonly xTitle: string;
+  readonly yTitle: string;
+  readonly font: { readonly tick: number; readonly title: number };
+}
+
+/** A plot's frame: grid lines at the y ticks, tick marks under the x axis, both axes, their labels and titles. */
+export function axesShapes(axes: Axes): Shape[] {
+  const { area, font } = axes;
+  const shapes: Shape[] = [];
+  for (const tick of axes.yTicks) {
+    shapes.push({ kind: 'line', points: [[area.left, tick.y], [area.right, tick.y]], color: '#e6e6e6', width: 0.6 });
+    shapes.push({ kind: 'text', x: area.left - 4, y: tick.y, text: tick.label, size: font.tick, anchor: 'end', middle: true });
+  }
+  for (const tick of axes.xTicks) {
+    shapes.push({ kind: 'line', points: [[tick.x, area.bottom], [tick.x, area.bottom + 3]], color: TEXT_COLOR, width: 0.8 });
+    shapes.push({ kind: 'text', x: tick.x, y: area.bottom + 4 + font.tick, text: tick.label, size: font.tick, anchor: 'middle' });
+  }
+  shapes.push(
+    { kind: 'line', points: [[area.left, area.top], [area.left, area.bottom], [area.right, area.bottom]], color: TEXT_COLOR, width: 0.8 },
+    { kind: 'text', x: (area.left + area.right) / 2, y: area.bottom + 8 + font.tick + font.title, text: axes.xTitle, size: font.title, anchor: 'middle' },
+    { kind: 'text', x: 12, y: (area.top + area.bottom) / 2, text: axes.yTitle, size: font.title, anchor: 'middle', vertical: true },
+  );
+  return shapes;
+}
+
 // ------------------------------------------------------------------------ SVG
 
 const n = (value: number) => String(Math.round(value * 100) / 100);

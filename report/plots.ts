@@ -3,7 +3,7 @@
 // and, against k, budget), styled from a fixed palette in the order the rows give them, so a new
 // method or direction needs no change here. The paper's points are marked as full-data figures.
 
-import { textWidth, type Figure, type MarkerShape, type Shape } from './figure.js';
+import { axesShapes, textWidth, type Figure, type MarkerShape, type Shape } from './figure.js';
 import { budgetText } from './tables.js';
 import type { ReportData, ReportRow } from './data.js';
 
@@ -93,22 +93,16 @@ function drawPlot(data: ReportData, spec: PlotSpec): Figure {
   const dodge = Math.min(5, (0.3 * (xOf(xMin + 1) - xOf(xMin))) / slots);
   const offset = (slot: number) => (slot - (slots - 1) / 2) * dodge;
 
-  const shapes: Shape[] = [];
-  for (let tick = axis.min; tick <= axis.max + 1e-9; tick += axis.tick) {
-    const y = yOf(tick / 100);
-    shapes.push({ kind: 'line', points: [[PLOT.left, y], [PLOT.right, y]], color: '#e6e6e6', width: 0.6 });
-    shapes.push({ kind: 'text', x: PLOT.left - 4, y, text: String(tick), size: FONT.tick, anchor: 'end', middle: true });
-  }
-  for (const tick of spec.ticks) {
-    const x = xOf(tick.x);
-    shapes.push({ kind: 'line', points: [[x, bottom], [x, bottom + 3]], color: '#1a1a1a', width: 0.8 });
-    shapes.push({ kind: 'text', x, y: bottom + 4 + FONT.tick, text: tick.label, size: FONT.tick, anchor: 'middle' });
-  }
-  shapes.push(
-    { kind: 'line', points: [[PLOT.left, PLOT.top], [PLOT.left, bottom], [PLOT.right, bottom]], color: '#1a1a1a', width: 0.8 },
-    { kind: 'text', x: (PLOT.left + PLOT.right) / 2, y: bottom + 8 + FONT.tick + FONT.label, text: spec.xLabel, size: FONT.label, anchor: 'middle' },
-    { kind: 'text', x: 12, y: PLOT.top + PLOT.height / 2, text: 'test accuracy (%)', size: FONT.label, anchor: 'middle', vertical: true },
-  );
+  const yTicks: { y: number; label: string }[] = [];
+  for (let tick = axis.min; tick <= axis.max + 1e-9; tick += axis.tick) yTicks.push({ y: yOf(tick / 100), label: String(tick) });
+  const shapes: Shape[] = axesShapes({
+    area: { left: PLOT.left, right: PLOT.right, top: PLOT.top, bottom },
+    xTicks: spec.ticks.map((tick) => ({ x: xOf(tick.x), label: tick.label })),
+    yTicks,
+    xTitle: spec.xLabel,
+    yTitle: 'test accuracy (%)',
+    font: { tick: FONT.tick, title: FONT.label },
+  });
   for (const [fraction, style] of [[data.baseline.test_accuracy, BASELINE], [data.desired.test_accuracy, BOUND]] as const) {
     shapes.push({ kind: 'line', points: [[PLOT.left, yOf(fraction)], [PLOT.right, yOf(fraction)]], color: style.color, width: 1, dash: style.dash });
   }
