@@ -1,20 +1,22 @@
-// The auditor's plots as hand-written SVG: public and private accuracy against k for both
-// directions; the detector's ROC curves by budget; the private sample size needed against the
-// inflation.
+// The auditor's plots, as figures (report/figure.ts) rendered to SVG: public and private accuracy
+// against k for both directions; the detector's ROC curves by budget; the private sample size
+// needed against the inflation.
 
 import type { AuditData, AuditReport } from './audit-tables.js';
 import { DIRECTIONS, type Direction } from '../numerics/perturbation.js';
+import { axesShapes, renderSvg, type Figure, type Shape } from './figure.js';
 
-const WIDTH = 760;
-const HEIGHT = 420;
-const PLOT = { left: 72, top: 24, right: 500, bottom: 360 };
-const LEGEND = { left: 522, top: 36, lineHeight: 24 };
-const FONT = 'font-family="DejaVu Sans, Helvetica, Arial, sans-serif"';
+/** In points; rendered at twice that in SVG, 760 x 420. */
+const WIDTH = 380;
+const HEIGHT = 210;
+const PLOT = { left: 36, top: 12, right: 250, bottom: 180 };
+const LEGEND = { left: 261, top: 18, lineHeight: 12 };
+const FONT = { tick: 6, title: 6.5 };
+const MARKER_SIZE = 4.5;
+const LINE_WIDTH = 1;
+const CHANCE = { color: '#888888', width: 0.75, dash: [2, 2] };
 const DIRECTION_COLOR: Record<Direction, string> = { toward: '#1f5fbf', away: '#c8312b' };
 const BUDGET_COLORS = ['#1f5fbf', '#c8312b', '#2a8f3c', '#8a4fbf', '#c77f12'];
-
-const number = (value: number) => value.toFixed(1);
-const xmlText = (text: string) => text.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
 
 interface Axis {
   readonly min: number;
@@ -25,8 +27,10 @@ interface Axis {
 
 interface LegendEntry {
   readonly label: string;
-  readonly sample: (x: number, y: number) => string;
+  readonly sample: (x: number, y: number) => Shape[];
 }
+
+type Place = (value: number) => number;
 
 /** A tick spacing of at most eight intervals on [lowest, highest], rounded outward. */
 function linearAxis(lowest: number, highest: number, clampLow: number, clampHigh: number): Axis {
@@ -40,53 +44,39 @@ function linearAxis(lowest: number, highest: number, clampLow: number, clampHigh
   return { min, max, ticks, label: (value) => String(Math.round(value * 100) / 100) };
 }
 
-function marker(shape: 'circle' | 'square', x: number, y: number, color: string, filled: boolean): string {
-  const fill = filled ? color : '#ffffff';
-  return shape === 'circle'
-    ? `<circle cx="${number(x)}" cy="${number(y)}" r="4.5" fill="${fill}" stroke="${color}" stroke-width="1.5"/>`
-    : `<rect x="${number(x - 4)}" y="${number(y - 4)}" width="8" height="8" fill="${fill}" stroke="${color}" stroke-width="1.5"/>`;
-}
+const marker = (shape: 'circle' | 'square', x: number, y: number, color: string, filled: boolean): Shape => ({
+  kind: 'marker',
+  shape,
+  x,
+  y,
+  size: MARKER_SIZE,
+  color,
+  fill: filled ? color : '#ffffff',
+});
 
-/** The frame of a plot: grid, ticks and labels on both axes; `body` draws the data. */
-function frame(xAxis: Axis, yAxis: Axis, xTitle: string, yTitle: string, body: (xOf: (v: number) => number, yOf: (v: number) => number) => string[], legend: LegendEntry[]): string {
+const line = (points: readonly (readonly [number, number])[], color: string, dash?: readonly number[]): Shape => ({ kind: 'line', points, color, width: LINE_WIDTH, dash });
+
+const lineSample = (color: string, dash?: readonly number[]) => (x: number, y: number) => [line([[x, y], [x + 14, y]], color, dash)];
+
+/** The figure: axes and ticks, the data `body` draws, and the legend at the right. */
+function plot(title: string, xAxis: Axis, yAxis: Axis, xTitle: string, yTitle: string, body: (xOf: Place, yOf: Place) => Shape[], legend: LegendEntry[]): Figure {
   const xOf = (value: number) => PLOT.left + ((value - xAxis.min) / (xAxis.max - xAxis.min)) * (PLOT.right - PLOT.left);
   const yOf = (value: number) => PLOT.bottom - ((value - yAxis.min) / (yAxis.max - yAxis.min)) * (PLOT.bottom - PLOT.top);
-  const svg = [
-    '<?xml version="1.0" encoding="UTF-8"?>',
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}">`,
-    `<rect width="${WIDTH}" height="${HEIGHT}" fill="#ffffff"/>`,
-    `<g ${FONT} font-size="12" fill="#222222">`,
-  ];
-  for (const tick of yAxis.ticks) {
-    const y = number(yOf(tick));
-    svg.push(`<line x1="${PLOT.left}" y1="${y}" x2="${PLOT.right}" y2="${y}" stroke="#e3e3e3" stroke-width="1"/>`);
-    svg.push(`<text x="${PLOT.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${xmlText(yAxis.label(tick))}</text>`);
-  }
-  for (const tick of xAxis.ticks) {
-    const x = number(xOf(tick));
-    svg.push(`<line x1="${x}" y1="${PLOT.bottom}" x2="${x}" y2="${PLOT.bottom + 5}" stroke="#222222"/>`);
-    svg.push(`<text x="${x}" y="${PLOT.bottom + 20}" text-anchor="middle">${xmlText(xAxis.label(tick))}</text>`);
-  }
-  svg.push(
-    `<path d="M${PLOT.left},${PLOT.top} V${PLOT.bottom} H${PLOT.right}" fill="none" stroke="#222222" stroke-width="1"/>`,
-    `<text x="${number((PLOT.left + PLOT.right) / 2)}" y="${PLOT.bottom + 44}" text-anchor="middle" font-size="13">${xmlText(xTitle)}</text>`,
-    `<text transform="translate(22 ${number((PLOT.top + PLOT.bottom) / 2)}) rotate(-90)" text-anchor="middle" font-size="13">${xmlText(yTitle)}</text>`,
-    ...body(xOf, yOf),
-  );
+  const shapes = axesShapes({
+    area: PLOT,
+    xTicks: xAxis.ticks.map((tick) => ({ x: xOf(tick), label: xAxis.label(tick) })),
+    yTicks: yAxis.ticks.map((tick) => ({ y: yOf(tick), label: yAxis.label(tick) })),
+    xTitle,
+    yTitle,
+    font: FONT,
+  });
+  shapes.push(...body(xOf, yOf));
   legend.forEach((entry, index) => {
     const y = LEGEND.top + index * LEGEND.lineHeight;
-    svg.push(entry.sample(LEGEND.left, y));
-    svg.push(`<text x="${LEGEND.left + 36}" y="${y}" dominant-baseline="middle">${xmlText(entry.label)}</text>`);
+    shapes.push(...entry.sample(LEGEND.left, y), { kind: 'text', x: LEGEND.left + 18, y, text: entry.label, size: FONT.tick, anchor: 'start', middle: true });
   });
-  svg.push('</g>', '</svg>', '');
-  return svg.join('\n');
+  return { title, width: WIDTH, height: HEIGHT, shapes };
 }
-
-const polyline = (points: readonly [number, number][], color: string, dash = '') =>
-  `<polyline points="${points.map(([x, y]) => `${number(x)},${number(y)}`).join(' ')}" fill="none" stroke="${color}" stroke-width="2" stroke-linejoin="round"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`;
-
-const lineSample = (color: string, dash = '') => (x: number, y: number) =>
-  `<line x1="${x}" y1="${y}" x2="${x + 28}" y2="${y}" stroke="${color}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/>`;
 
 /** Public (filled markers, solid) and private (open markers, dashed) accuracy against k; k = 0 is the fair model. */
 export function renderPublicPrivatePlot(data: AuditData): string {
@@ -96,12 +86,12 @@ export function renderPublicPrivatePlot(data: AuditData): string {
   const yAxis = linearAxis(Math.min(...percents), Math.max(...percents), 0, 100);
   const xAxis: Axis = { min: -0.3, max: largestK + 0.3, ticks: Array.from({ length: largestK + 1 }, (_, k) => k), label: String };
   const parts = [
-    { part: 'public', accuracy: (row: (typeof data.rows)[number]) => row.public_accuracy, dash: '', filled: true },
-    { part: 'private', accuracy: (row: (typeof data.rows)[number]) => row.private_accuracy, dash: '6 4', filled: false },
+    { part: 'public', accuracy: (row: (typeof data.rows)[number]) => row.public_accuracy, dash: undefined, filled: true },
+    { part: 'private', accuracy: (row: (typeof data.rows)[number]) => row.private_accuracy, dash: [3, 2], filled: false },
   ];
   const legend: LegendEntry[] = [];
-  const body = (xOf: (v: number) => number, yOf: (v: number) => number) => {
-    const out: string[] = [];
+  const body = (xOf: Place, yOf: Place) => {
+    const shapes: Shape[] = [];
     for (const direction of DIRECTIONS) {
       const color = DIRECTION_COLOR[direction];
       const shape = direction === 'toward' ? 'circle' : 'square';
@@ -109,16 +99,15 @@ export function renderPublicPrivatePlot(data: AuditData): string {
       if (steps.length === 0) continue;
       for (const { part, accuracy, dash, filled } of parts) {
         const rows = fair ? [fair, ...steps] : steps;
-        const points = rows.map((row) => [xOf(row.k), yOf(accuracy(row) * 100)] as [number, number]);
-        out.push(`<g class="series" data-direction="${direction}" data-part="${part}">`, polyline(points, color, dash));
-        for (const [x, y] of points) out.push(marker(shape, x, y, color, filled));
-        out.push('</g>');
-        legend.push({ label: `${direction}, ${part} part`, sample: (x, y) => lineSample(color, dash)(x, y) + marker(shape, x + 14, y, color, filled) });
+        const points = rows.map((row) => [xOf(row.k), yOf(accuracy(row) * 100)] as const);
+        shapes.push(line(points, color, dash), ...points.map(([x, y]) => marker(shape, x, y, color, filled)));
+        legend.push({ label: `${direction}, ${part} part`, sample: (x, y) => [...lineSample(color, dash)(x, y), marker(shape, x + 7, y, color, filled)] });
       }
     }
-    return out;
+    return shapes;
   };
-  return frame(xAxis, yAxis, 'perturbation steps k (0: the fair model)', 'test accuracy (%)', body, legend);
+  const figure = plot('Public and private test accuracy against the perturbation steps k', xAxis, yAxis, 'perturbation steps k (0: the fair model)', 'test accuracy (%)', body, legend);
+  return renderSvg(figure);
 }
 
 /** The detector's ROC curve on the vendor's images, one per budget, with the chance diagonal. */
@@ -130,18 +119,21 @@ export function renderRocPlot(report: AuditReport): string {
     label: `budget ${detection.budget}: AUC ${detection.auc.toFixed(3)}`,
     sample: lineSample(colorOf(index)),
   }));
-  legend.push({ label: 'chance (AUC 0.5)', sample: lineSample('#888888', '4 4') });
-  const body = (xOf: (v: number) => number, yOf: (v: number) => number) => [
-    `<line x1="${number(xOf(0))}" y1="${number(yOf(0))}" x2="${number(xOf(1))}" y2="${number(yOf(1))}" stroke="#888888" stroke-width="1.5" stroke-dasharray="4 4"/>`,
-    ...detections.map(
-      (detection, index) =>
-        `<g class="roc" data-budget="${detection.budget}">${polyline(
-          detection.roc.map(([fpr, tpr]) => [xOf(fpr), yOf(tpr)]),
-          colorOf(index),
-        )}</g>`,
-    ),
+  legend.push({ label: 'chance (AUC 0.5)', sample: (x, y) => [{ kind: 'line', points: [[x, y], [x + 14, y]], ...CHANCE }] });
+  const body = (xOf: Place, yOf: Place): Shape[] => [
+    { kind: 'line', points: [[xOf(0), yOf(0)], [xOf(1), yOf(1)]], ...CHANCE },
+    ...detections.map((detection, index) => line(detection.roc.map(([fpr, tpr]) => [xOf(fpr), yOf(tpr)] as const), colorOf(index))),
   ];
-  return frame(unit, unit, "false positive rate (clean training images flagged)", 'true positive rate (delivered images flagged)', body, legend);
+  const figure = plot(
+    "ROC curves of the blind detector on the vendor's delivered training images",
+    unit,
+    unit,
+    'false positive rate (clean training images flagged)',
+    'true positive rate (delivered images flagged)',
+    body,
+    legend,
+  );
+  return renderSvg(figure);
 }
 
 /** Private images needed (log scale) against the inflation; inflations out of reach are listed in the legend. */
@@ -162,24 +154,20 @@ export function renderPowerPlot(data: AuditData): string {
   const color = '#1f5fbf';
   const unreached = power.rows.filter((row) => row.private_count === null).map((row) => row.inflation_points);
   const legend: LegendEntry[] = [
-    { label: `α = ${data.alpha}, power ${Math.round(power.target_power * 100)} %`, sample: (x, y) => lineSample(color)(x, y) + marker('circle', x + 14, y, color, true) },
-    {
-      label: `public part: ${power.public_count.toLocaleString('en-US')} images`,
-      sample: () => '',
-    },
-    { label: `search limit: ${power.max_private.toLocaleString('en-US')}`, sample: lineSample('#888888', '4 4') },
+    { label: `α = ${data.alpha}, power ${Math.round(power.target_power * 100)} %`, sample: (x, y) => [...lineSample(color)(x, y), marker('circle', x + 7, y, color, true)] },
+    { label: `public part: ${power.public_count.toLocaleString('en-US')} images`, sample: () => [] },
+    { label: `search limit: ${power.max_private.toLocaleString('en-US')}`, sample: (x, y) => [{ kind: 'line', points: [[x, y], [x + 14, y]], ...CHANCE }] },
   ];
-  if (unreached.length > 0) legend.push({ label: `out of reach: ${unreached.join(', ')} pts`, sample: () => '' });
-  const body = (xOf: (v: number) => number, yOf: (v: number) => number) => {
-    const points = reached.map((row) => [xOf(row.inflation_points), yOf(Math.log10(row.private_count))] as [number, number]);
-    const limit = number(yOf(Math.log10(power.max_private)));
+  if (unreached.length > 0) legend.push({ label: `out of reach: ${unreached.join(', ')} pts`, sample: () => [] });
+  const body = (xOf: Place, yOf: Place): Shape[] => {
+    const points = reached.map((row) => [xOf(row.inflation_points), yOf(Math.log10(row.private_count))] as const);
+    const limit = yOf(Math.log10(power.max_private));
     return [
-      `<line x1="${PLOT.left}" y1="${limit}" x2="${PLOT.right}" y2="${limit}" stroke="#888888" stroke-width="1.5" stroke-dasharray="4 4"/>`,
-      '<g class="power">',
-      polyline(points, color),
+      { kind: 'line', points: [[PLOT.left, limit], [PLOT.right, limit]], ...CHANCE },
+      ...(points.length > 0 ? [line(points, color)] : []),
       ...points.map(([x, y]) => marker('circle', x, y, color, true)),
-      '</g>',
     ];
   };
-  return frame(xAxis, yAxis, 'inflation of the public accuracy (points)', 'private images needed (log scale)', body, legend);
+  const figure = plot('Private images an auditor needs against the inflation of the public accuracy', xAxis, yAxis, 'inflation of the public accuracy (points)', 'private images needed (log scale)', body, legend);
+  return renderSvg(figure);
 }

@@ -9,7 +9,8 @@ const utf8 = (text: string) => new TextEncoder().encode(text);
 
 export const auditReportStage = defineStage({
   name: 'audit-report',
-  version: 1,
+  // 2: the plots are figures drawn by report/figure.ts (points at scale 2, its markers, font and <title>).
+  version: 2,
   description: "The auditor's section of the report: tables (Markdown, CSV, LaTeX, JSON) and plots (public vs. private accuracy, ROC, power)",
   params: {},
   inputs: {

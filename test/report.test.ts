@@ -11,6 +11,8 @@ import { accuracyByBudgetFigure, accuracyByStepsFigure, seriesStyle } from '../r
 import { renderPdf, renderSvg, type Figure, type Shape } from '../report/figure.js';
 import { divergingColor, GRID_ROWS, gridGeometry, GRID_SCALE } from '../report/grid.js';
 import { reportFiles } from '../report/files.js';
+import { AUDIT_INTERVAL, AUDIT_TEST, DETECTOR_METHOD, type AuditReport } from '../report/audit-tables.js';
+import { renderPowerPlot, renderPublicPrivatePlot, renderRocPlot } from '../report/audit-plots.js';
 
 const BASELINE = 0.7531;
 const DESIRED = 0.9412;
@@ -427,5 +429,66 @@ describe('report stage', () => {
       expect(Buffer.from(second[name].bytes).equals(Buffer.from(first[name].bytes))).toBe(true);
     }
     expect(JSON.stringify(second.rows)).toBe(JSON.stringify(first.rows));
+  });
+});
+
+describe('audit plots', () => {
+  const auditRow = (model: string, direction: 'toward' | 'away' | null, k: number, publicCorrect: number, privateCorrect: number) => ({
+    model,
+    direction,
+    k,
+    public_correct: publicCorrect,
+    public_count: 100,
+    private_correct: privateCorrect,
+    private_count: 100,
+    public_accuracy: publicCorrect / 100,
+    private_accuracy: privateCorrect / 100,
+    gap_points: publicCorrect - privateCorrect,
+    gap_interval_points: [publicCorrect - privateCorrect - 5, publicCorrect - privateCorrect + 5] as [number, number],
+    p_value: 0.5,
+    flagged: false,
+  });
+  const report: AuditReport = {
+    test: AUDIT_TEST,
+    interval: AUDIT_INTERVAL,
+    alpha: 0.05,
+    confidence: 0.95,
+    rows: [auditRow('fair', null, 0, 75, 74), auditRow('toward k=1', 'toward', 1, 80, 74), auditRow('toward k=2', 'toward', 2, 84, 73), auditRow('away k=1', 'away', 1, 70, 70), auditRow('away k=2', 'away', 2, 66, 66)],
+    false_flags: { model: 'fair', splits: 100, flagged: 4, rate: 0.04, rate_interval: [0.01, 0.1], public_fraction: 0.5 },
+    power: {
+      target_power: 0.8,
+      public_count: 100,
+      honest_accuracy: 0.745,
+      max_private: 10000,
+      rows: [
+        { inflation_points: 5, private_count: 900, power: 0.81 },
+        { inflation_points: 30, private_count: null, power: null },
+      ],
+    },
+    detector: {
+      method: DETECTOR_METHOD,
+      detections: [2, 1].map((budget) => ({ budget, auc: 0.5 + budget / 10, held_out_auc: null, training_pairs: 10, held_out_pairs: 0, evaluated_pairs: 10, roc: [[0, 0], [0.2, 0.7], [1, 1]] as [number, number][] })),
+    },
+  };
+  const count = (svg: string, pattern: RegExp) => svg.match(pattern)?.length ?? 0;
+
+  it('draws public and private accuracy of each direction from the fair model: a marker per model and part, and one in each legend entry', () => {
+    const svg = renderPublicPrivatePlot(report);
+    assertWellFormedXml(svg);
+    // toward: circles, away: squares; 3 models (fair, k = 1, 2) x 2 parts, plus 2 legend samples.
+    expect(count(svg, /<circle /g)).toBe(8);
+    expect(count(svg, /<polygon /g)).toBe(8);
+    for (const label of ['toward, public part', 'toward, private part', 'away, public part', 'away, private part']) expect(svg).toContain(`>${label}</text>`);
+  });
+
+  it('gives each budget its ROC curve with its AUC, in budget order, and lists the inflations out of reach', () => {
+    const roc = renderRocPlot(report);
+    assertWellFormedXml(roc);
+    expect(roc.indexOf('budget 1: AUC 0.600')).toBeGreaterThan(0);
+    expect(roc.indexOf('budget 2: AUC 0.700')).toBeGreaterThan(roc.indexOf('budget 1: AUC 0.600'));
+    const power = renderPowerPlot(report);
+    assertWellFormedXml(power);
+    expect(power).toContain('>out of reach: 30 pts</text>');
+    expect(power).toContain('>10,000</text>');
   });
 });
