@@ -7,8 +7,8 @@
 import { defineStage } from '../pipeline/stage.js';
 import { tableToFeatureSet } from '../data/tables.js';
 import { seededUniform } from '../numerics/random.js';
-import { fitLinearSvm, modelToTable } from '../numerics/svm/index.js';
-import { describeFit, svmParamSchema, svmParams } from './svm-params.js';
+import { modelToTable } from '../numerics/svm/index.js';
+import { fitFairSvm, svmParamSchema } from './svm-params.js';
 
 export const madeUpModelStage = defineStage({
   name: 'made-up-model',
@@ -33,13 +33,6 @@ export const madeUpModelStage = defineStage({
       const j = Math.floor(random() * (i + 1));
       [labels[i], labels[j]] = [labels[j], labels[i]];
     }
-    const model = await fitLinearSvm({ ...features, labels }, svmParams(params), {
-      threads: context.threads,
-      signal: context.signal,
-      what: "made-up-model input 'features'",
-      onProgress: (done, total, unit) => context.progress(done, total, unit),
-    });
-    context.log(describeFit(model));
-    return { model: modelToTable(model) };
+    return { model: modelToTable(await fitFairSvm({ ...features, labels }, params, context, "made-up-model input 'features'")) };
   },
 });

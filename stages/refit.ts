@@ -3,8 +3,8 @@
 
 import { defineStage } from '../pipeline/stage.js';
 import { tableToFeatureSet } from '../data/tables.js';
-import { fitLinearSvm, modelToTable } from '../numerics/svm/index.js';
-import { describeFit, svmParamSchema, svmParams } from './svm-params.js';
+import { modelToTable } from '../numerics/svm/index.js';
+import { fitFairSvm, svmParamSchema } from './svm-params.js';
 
 export const refitStage = defineStage({
   name: 'refit',
@@ -21,13 +21,6 @@ export const refitStage = defineStage({
     model: { kind: 'table', description: 'SVM fit on those features' },
   },
   async run(inputs, params, context) {
-    const model = await fitLinearSvm(tableToFeatureSet(inputs.train), svmParams(params), {
-      threads: context.threads,
-      signal: context.signal,
-      what: "refit input 'train'",
-      onProgress: (done, total, unit) => context.progress(done, total, unit),
-    });
-    context.log(describeFit(model));
-    return { model: modelToTable(model) };
+    return { model: modelToTable(await fitFairSvm(tableToFeatureSet(inputs.train), params, context, "refit input 'train'")) };
   },
 });

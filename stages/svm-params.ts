@@ -1,8 +1,10 @@
-// The solver parameters shared by the fit-reference-svm and refit stages: LIBLINEAR's
-// `train -B 1` by default, so the fair training of refit matches the one of the reference.
+// The solver parameters shared by the stages that fit an SVM (fit-reference-svm, refit,
+// made-up-model, detect): LIBLINEAR's `train -B 1` by default, so the fair training of refit
+// matches the one of the reference; and the fair training itself, as refit and made-up-model run it.
 
-import type { ParamsOf } from '../pipeline/stage.js';
-import { SVM_SOLVERS, type LinearSvmModel, type SvmParams } from '../numerics/svm/index.js';
+import type { ParamsOf, StageContext } from '../pipeline/stage.js';
+import type { FeatureSet } from '../data/tables.js';
+import { fitLinearSvm, SVM_SOLVERS, type LinearSvmModel, type SvmParams } from '../numerics/svm/index.js';
 
 export const svmParamSchema = {
   solver: {
@@ -28,4 +30,16 @@ export function describeFit(model: LinearSvmModel): string {
     `${model.settings.solver}, iterations ${model.fits.map((fit) => fit.iterations).join(' ')}` +
     (capped > 0 ? ` (${capped} of ${model.fits.length} rows stopped before converging)` : '')
   );
+}
+
+/** The fair training of `set` on the stage's cores, with its progress, and how the solver ended in the log; `what` names the input in errors. */
+export async function fitFairSvm(set: FeatureSet, params: ParamsOf<typeof svmParamSchema>, context: StageContext, what: string): Promise<LinearSvmModel> {
+  const model = await fitLinearSvm(set, svmParams(params), {
+    threads: context.threads,
+    signal: context.signal,
+    what,
+    onProgress: (done, total, unit) => context.progress(done, total, unit),
+  });
+  context.log(describeFit(model));
+  return model;
 }
