@@ -5,7 +5,7 @@
 import { defineStage, type Metrics } from '../pipeline/stage.js';
 import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
 import { fitLinearSvm, modelToTable, type LinearSvmModel } from '../numerics/svm/index.js';
-import { describeFit, svmParamSchema, svmParams } from './svm-params.js';
+import { describeFit, solverUsesAllCores, svmParams, svmParamSchema } from './svm-params.js';
 
 function convergence(name: string, model: LinearSvmModel): Metrics {
   return {
@@ -21,8 +21,7 @@ export const fitReferenceSvmStage = defineStage({
   // accuracies by onnxruntime: the same predictions as -s 2 where it converges, another stopping point on raw features.
   version: 3,
   description: 'Fits the fair SVM on the training features and the desired SVM on the test features',
-  // dual-cd replays LIBLINEAR's sequential order on one core; primal-newton's products use them all.
-  allCores: (params) => params.solver === 'primal-newton',
+  allCores: solverUsesAllCores,
   params: svmParamSchema,
   inputs: {
     train: { kind: 'table', description: 'Training features (featurize output)' },

@@ -8,13 +8,13 @@ import { defineStage } from '../pipeline/stage.js';
 import { tableToFeatureSet } from '../data/tables.js';
 import { seededUniform } from '../numerics/random.js';
 import { modelToTable } from '../numerics/svm/index.js';
-import { fitFairSvm, svmParamSchema } from './svm-params.js';
+import { fitFairSvm, solverUsesAllCores, svmParamSchema } from './svm-params.js';
 
 export const madeUpModelStage = defineStage({
   name: 'made-up-model',
   version: 1,
   description: "Fits the fair SVM on the auditor's clean features with shuffled labels: a desired model made up by the auditor",
-  allCores: (params) => params.solver === 'primal-newton',
+  allCores: solverUsesAllCores,
   params: {
     ...svmParamSchema,
     seed: { type: 'integer', default: 1, min: 0, description: 'Seed of the label shuffle' },

@@ -4,15 +4,14 @@
 import { defineStage } from '../pipeline/stage.js';
 import { tableToFeatureSet } from '../data/tables.js';
 import { modelToTable } from '../numerics/svm/index.js';
-import { fitFairSvm, svmParamSchema } from './svm-params.js';
+import { fitFairSvm, solverUsesAllCores, svmParamSchema } from './svm-params.js';
 
 export const refitStage = defineStage({
   name: 'refit',
   // 3: primal-newton's Hessian products on the active rows and its preconditioner in float32.
   version: 3,
   description: 'Fits the fair SVM on (perturbed) training features',
-  // dual-cd replays LIBLINEAR's sequential order on one core; primal-newton's products use them all.
-  allCores: (params) => params.solver === 'primal-newton',
+  allCores: solverUsesAllCores,
   params: svmParamSchema,
   inputs: {
     train: { kind: 'table', description: 'Training features, typically of the perturbed images' },

@@ -19,6 +19,9 @@ export const svmParamSchema = {
   bias: { type: 'number', default: 1, description: 'Value of the constant feature appended to every vector (LIBLINEAR -B); negative: none' },
 } as const;
 
+/** A stage's `allCores`: dual-cd replays LIBLINEAR's sequential order on one core; primal-newton's products use them all. */
+export const solverUsesAllCores = (params: { readonly solver: string }) => params.solver === 'primal-newton';
+
 export function svmParams(params: ParamsOf<typeof svmParamSchema>): SvmParams {
   return { solver: params.solver, C: params.C, eps: params.eps, bias: params.bias };
 }
