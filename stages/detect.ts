@@ -9,7 +9,7 @@ import { IMAGE_BYTES, tableToImageSet, type ImageSet } from '../data/tables.js';
 import { spamFeatures, SPAM_DIMENSION } from '../numerics/audit/spam.js';
 import { detectorScores, trainDetector } from '../numerics/audit/detector.js';
 import { rocAuc, rocCurve } from '../numerics/audit/roc.js';
-import { describeFit, svmParamSchema, svmParams } from './svm-params.js';
+import { describeFit, solverUsesAllCores, svmParamSchema, svmParams } from './svm-params.js';
 import type { Detection } from '../report/audit-tables.js';
 
 function checkPairs(clean: ImageSet, perturbed: ImageSet, names: string): void {
@@ -33,6 +33,7 @@ export const detectStage = defineStage({
   name: 'detect',
   version: 1,
   description: "A blind ±1 steganalysis detector (SPAM features, linear SVM) trained on the auditor's images, scored on the vendor's delivered ones",
+  allCores: solverUsesAllCores,
   params: {
     ...svmParamSchema,
     solver: { ...svmParamSchema.solver, default: 'primal-newton' as const },

@@ -131,7 +131,7 @@ async function runReport(gridImages = 8, shuffle = false) {
   const original = trainImages;
   const perturbed = perturbThreeSteps(original);
   const outputs = await reportStage.run(
-    { ...stepInputs(), original: imageSetToTable(original), perturbed: imageSetToTable(shuffle ? reversed(perturbed) : perturbed, PROVENANCE) },
+    { ...stepInputs(), original: imageSetToTable(original), perturbed: imageSetToTable({ ...(shuffle ? reversed(perturbed) : perturbed), description: PROVENANCE }) },
     { grid_images: gridImages },
     context,
   );
