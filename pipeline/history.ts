@@ -29,8 +29,6 @@ export interface RunStart {
   /** Its `--set` overrides, in command-line order. */
   readonly overrides: readonly string[];
   readonly command: string;
-  /** The project's git commit, when the current directory is in a git work tree. */
-  readonly git?: { readonly commit: string; readonly dirty: boolean };
 }
 
 export interface RunRecord {
@@ -329,16 +327,14 @@ export class History {
 
   startRun(start: RunStart): number {
     const info = this.db
-      .prepare("INSERT INTO runs (config, overrides, command, git_commit, git_dirty, started_at_ms, status) VALUES (?, ?, ?, ?, ?, ?, 'running')")
-      .run(
-        configIdentity(start.config),
-        JSON.stringify(start.overrides),
-        start.command,
-        start.git?.commit ?? null,
-        start.git === undefined ? null : start.git.dirty ? 1 : 0,
-        Date.now(),
-      );
+      .prepare("INSERT INTO runs (config, overrides, command, started_at_ms, status) VALUES (?, ?, ?, ?, 'running')")
+      .run(configIdentity(start.config), JSON.stringify(start.overrides), start.command, Date.now());
     return Number(info.lastInsertRowid);
+  }
+
+  /** The project's git commit for a run, and whether tracked files differed from it. */
+  recordCommit(runId: number, git: { readonly commit: string; readonly dirty: boolean }): void {
+    this.db.prepare('UPDATE runs SET git_commit = ?, git_dirty = ? WHERE id = ?').run(git.commit, git.dirty ? 1 : 0, runId);
   }
 
   finishRun(runId: number, status: RunStatus): void {
