@@ -320,6 +320,8 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
     const cache = openCache(resolveCacheDir(args['cache-dir']), mode);
     try {
       return await work(cache);
+    } catch (error) {
+      throw cache.history.explainDamage(error);
     } finally {
       cache.close();
     }
