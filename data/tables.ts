@@ -1,20 +1,7 @@
 // Arrow layouts shared by the stages: image sets, feature matrices and linear models.
 // Each layout is built from, and read back into, flat typed arrays without per-row copies.
 
-import {
-  Field,
-  FixedSizeList,
-  Float32,
-  Int32,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-  Uint8,
-  makeData,
-  type Data,
-  type DataType,
-} from '../pipeline/arrow.js';
+import { arrow, type Data, type DataType, type Field, type FixedSizeList, type Table } from '../pipeline/arrow.js';
 
 export const IMAGE_SIDE = 32;
 export const IMAGE_CHANNELS = 3;
@@ -45,10 +32,11 @@ export interface FeatureSet {
 }
 
 function column<T extends DataType>(type: T, length: number, values: T['TArray']): Data<T> {
-  return makeData({ type, length, data: values, nullCount: 0 } as never) as Data<T>;
+  return arrow().makeData({ type, length, data: values, nullCount: 0 } as never) as Data<T>;
 }
 
 function fixedSizeList(listSize: number, itemName: string, values: Uint8Array | Float32Array, length: number) {
+  const { Field, FixedSizeList, Float32, Uint8, makeData } = arrow();
   const itemType = values instanceof Uint8Array ? new Uint8() : new Float32();
   const child = makeData({ type: itemType, length: length * listSize, data: values, nullCount: 0 } as never);
   const type = new FixedSizeList(listSize, new Field(itemName, itemType, false));
@@ -57,6 +45,7 @@ function fixedSizeList(listSize: number, itemName: string, values: Uint8Array | 
 
 /** A table of one record batch: the layout every artifact table of the project uses. */
 export function oneBatchTable(fields: Field[], columns: Data[], metadata: Record<string, string>, length: number): Table {
+  const { RecordBatch, Schema, Struct, Table, makeData } = arrow();
   const schema = new Schema(fields, new Map(Object.entries(metadata)));
   const struct = makeData({ type: new Struct(fields), length, children: columns, nullCount: 0 });
   return new Table([new RecordBatch(schema, struct)]);
@@ -96,6 +85,7 @@ export function imageSetToTable(set: ImageSet): Table {
   if (set.pixels.length !== set.count * IMAGE_BYTES) {
     throw new Error(`image set: ${set.pixels.length} pixel bytes for ${set.count} images (expected ${set.count * IMAGE_BYTES})`);
   }
+  const { Field, FixedSizeList, Int32, Uint8 } = arrow();
   const fields = [
     new Field('index', new Int32(), false),
     new Field('label', new Uint8(), false),
@@ -127,6 +117,7 @@ export function featureSetToTable(set: FeatureSet): Table {
   if (set.features.length !== set.count * set.dimension) {
     throw new Error(`feature set: ${set.features.length} values for ${set.count} x ${set.dimension}`);
   }
+  const { Field, FixedSizeList, Float32, Uint8 } = arrow();
   const fields = [
     new Field('label', new Uint8(), false),
     new Field('features', new FixedSizeList(set.dimension, new Field('value', new Float32(), false)), false),

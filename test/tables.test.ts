@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { tableFromIPC, tableToIPC } from '../pipeline/arrow.js';
+import { arrow } from '../pipeline/arrow.js';
 import { featureSetToTable, imageSetToTable, tableToFeatureSet, tableToImageSet, IMAGE_BYTES } from '../data/tables.js';
+
+const { tableFromIPC, tableToIPC } = arrow();
 
 describe('Arrow layouts', () => {
   it('round-trips an image set through an Arrow IPC file', () => {
