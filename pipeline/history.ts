@@ -365,7 +365,11 @@ export class History {
   /** Marks runs and executions left `running` by a killed process. Call only while holding the cache lock. */
   markAbandonedAsInterrupted(): void {
     this.transaction(() => {
-      this.db.prepare("UPDATE executions SET status = 'interrupted', error = 'the run was killed' WHERE status = 'running'").run();
+      // Through the runs left running (index executions_by_run): a scan of all executions would
+      // read the whole table, which grows with every run.
+      this.db
+        .prepare("UPDATE executions SET status = 'interrupted', error = 'the run was killed' WHERE status = 'running' AND run_id IN (SELECT id FROM runs WHERE status = 'running')")
+        .run();
       this.db.prepare("UPDATE runs SET status = 'interrupted' WHERE status = 'running'").run();
     });
   }
