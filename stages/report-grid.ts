@@ -1,7 +1,6 @@
 // A PNG grid of training images: the originals, the same images perturbed, and their
 // difference amplified around mid-grey, each image upscaled by nearest neighbour.
 
-import { encode } from 'fast-png';
 import { IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIDE, type ImageSet } from '../data/tables.js';
 
 export const GRID_SCALE = 4;
@@ -44,7 +43,7 @@ export function amplifiedDifference(before: Uint8Array, after: Uint8Array, ampli
 }
 
 /** Rows: original, perturbed, amplified difference; one column per image; white gaps between cells. */
-export function renderImageGrid(original: ImageSet, perturbed: ImageSet, options: GridOptions): Uint8Array {
+export async function renderImageGrid(original: ImageSet, perturbed: ImageSet, options: GridOptions): Promise<Uint8Array> {
   const pairs = pairImages(original, perturbed, options.images);
   if (pairs.length === 0) throw new Error('report grid: the original image set is empty');
   const cell = IMAGE_SIDE * GRID_SCALE;
@@ -67,5 +66,7 @@ export function renderImageGrid(original: ImageSet, perturbed: ImageSet, options
       }
     });
   });
+  // Loaded here: fast-png (and its zlib) is a tenth of a run that reuses every result.
+  const { encode } = await import('fast-png');
   return encode({ width, height, data: canvas, channels: IMAGE_CHANNELS, depth: 8 });
 }

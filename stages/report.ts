@@ -37,7 +37,7 @@ export const reportStage = defineStage({
   async run(inputs, params) {
     const byInstance = (items: typeof inputs.steps) => Object.fromEntries(items.map((item) => [item.instance, item.value]));
     const data = collectReport({ ...inputs, steps: byInstance(inputs.steps), perturbations: byInstance(inputs.perturbations) });
-    const grid = renderImageGrid(tableToImageSet(inputs.original), tableToImageSet(inputs.perturbed), {
+    const grid = await renderImageGrid(tableToImageSet(inputs.original), tableToImageSet(inputs.perturbed), {
       images: params.grid_images,
       amplify: params.amplify,
     });
