@@ -9,25 +9,30 @@
 // Usage: node scripts/bundle.mjs (npm run build runs it after tsc).
 
 import { build } from 'esbuild';
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
 const root = join(import.meta.dirname, '..');
 
-// string-width (through cliui and wrap-ansi, for yargs' help text) makes an Intl.Segmenter when
-// loaded: ICU's break rules, some 17 ms of every command, help shown or not. In the bundle it makes
-// it when it first measures a string. A string-width that no longer reads so fails the build.
-const EAGER_SEGMENTER = 'const segmenter = new Intl.Segmenter();';
-const deferSegmenter = {
-  name: 'defer-string-width-segmenter',
+// yargs, cliui and wrap-ansi measure strings with string-width only to lay out help text, yet
+// string-width builds ICU data as it loads: an Intl.Segmenter and a \p{RGI_Emoji} regular
+// expression, 40-80 ms of every command. In the bundle, each copy of string-width is evaluated
+// on its first call: the importers get a stand-in whose require() esbuild evaluates lazily.
+const lazyStringWidth = {
+  name: 'lazy-string-width',
   setup(builder) {
-    builder.onLoad({ filter: /[\\/]string-width[\\/]index\.js$/ }, ({ path }) => {
-      const source = readFileSync(path, 'utf8');
-      if (!source.includes(EAGER_SEGMENTER)) throw new Error(`${path}: no "${EAGER_SEGMENTER}" to defer; update deferSegmenter in scripts/bundle.mjs`);
-      const lazy = 'let madeSegmenter;\nconst segmenter = { segment: (text) => (madeSegmenter ??= new Intl.Segmenter()).segment(text) };';
-      return { contents: source.replace(EAGER_SEGMENTER, lazy), loader: 'js' };
+    builder.onResolve({ filter: /^string-width$/ }, async ({ importer, resolveDir, kind, pluginData }) => {
+      if (pluginData?.real) return undefined;
+      const real = await builder.resolve('string-width', { importer, resolveDir, kind, pluginData: { real: true } });
+      if (real.errors.length > 0) return { errors: real.errors };
+      return { path: real.path, namespace: 'lazy-string-width' };
     });
+    builder.onLoad({ filter: /.*/, namespace: 'lazy-string-width' }, ({ path }) => ({
+      contents: `let stringWidth;\nexport default (...args) => (stringWidth ??= require(${JSON.stringify(path)}).default)(...args);\n`,
+      resolveDir: dirname(path),
+      loader: 'js',
+    }));
   },
 };
 
@@ -47,7 +52,7 @@ export async function bundle(entry, outdir) {
     external: ['better-sqlite3', 'onnxruntime-node', '@tensorflow/*'],
     // Bundled CommonJS packages (yaml) call require() for Node's built-in modules.
     banner: { js: "import { createRequire as bundleCreateRequire } from 'node:module'; const require = bundleCreateRequire(import.meta.url);" },
-    plugins: [deferSegmenter],
+    plugins: [lazyStringWidth],
     sourcemap: true,
     logLevel: 'warning',
   });
