@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Bundles the `pipeline` CLI into dist/pipeline/cli.js (replacing tsc's output of that one file),
-// so that a command loads one file instead of some 300 modules: module loading was most of a warm
+// so that a command loads one file instead of some 200 modules: module loading was most of a warm
 // no-op run (docs/speed-noop.md). Code reached only through `await import()` (the inference
 // engines, the SVM's matrix products) goes to dist/pipeline/chunks/ and still loads on first use.
 // Native and engine packages stay in node_modules: better-sqlite3 finds its .node file from there,
