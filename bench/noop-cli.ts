@@ -1,6 +1,7 @@
 // The `pipeline` CLI as shipped (project registry and study commands, so their import cost
-// counts), plus the benchmark's stage type. With PASSEURS_BENCH_ENGINE_ONLY=1 it leaves the
-// project's stages and commands out, to show the engine's own share.
+// counts), plus the benchmark's stage type; bench/noop-run.ts bundles it as the shipped CLI is.
+// With PASSEURS_BENCH_ENGINE_ONLY=1 it leaves the project's stages and commands out, to show the
+// engine's own share.
 import type { CommandModule } from 'yargs';
 import { runCli } from '../pipeline/cli-app.js';
 import type { AnyStage } from '../pipeline/stage.js';

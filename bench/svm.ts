@@ -20,7 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tableFromIPC } from '../pipeline/arrow.js';
+import { arrow } from '../pipeline/arrow.js';
 import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
 import {
   LIBLINEAR_SOLVER,
@@ -39,7 +39,7 @@ function option(name: string, fallback: string): string {
 }
 
 function loadFeatures(path: string): FeatureSet {
-  return tableToFeatureSet(tableFromIPC(readFileSync(path)));
+  return tableToFeatureSet(arrow().tableFromIPC(readFileSync(path)));
 }
 
 function keepRows(set: FeatureSet, count: number): FeatureSet {

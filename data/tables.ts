@@ -1,23 +1,7 @@
 // Arrow layouts shared by the stages: image sets, feature matrices and linear models.
 // Each layout is built from, and read back into, flat typed arrays without per-row copies.
 
-import {
-  Dictionary,
-  Field,
-  FixedSizeList,
-  Float32,
-  Int32,
-  RecordBatch,
-  Schema,
-  Struct,
-  Table,
-  Uint8,
-  Utf8,
-  makeData,
-  vectorFromArray,
-  type Data,
-  type DataType,
-} from '../pipeline/arrow.js';
+import { arrow, type Data, type DataType, type Field, type FixedSizeList, type Table } from '../pipeline/arrow.js';
 
 export const IMAGE_SIDE = 32;
 export const IMAGE_CHANNELS = 3;
@@ -60,27 +44,31 @@ export interface FeatureSet {
 }
 
 function column<T extends DataType>(type: T, length: number, values: T['TArray']): Data<T> {
-  return makeData({ type, length, data: values, nullCount: 0 } as never) as Data<T>;
+  return arrow().makeData({ type, length, data: values, nullCount: 0 } as never) as Data<T>;
 }
 
 function fixedSizeList(type: FixedSizeList, values: Uint8Array | Float32Array, length: number) {
+  const { makeData } = arrow();
   const child = makeData({ type: type.children[0].type, length: length * type.listSize, data: values, nullCount: 0 } as never);
   return makeData({ type, length, child, nullCount: 0 } as never) as unknown as Data<FixedSizeList>;
 }
 
 /** The `label` column: class indices, dictionary-encoded with the class names (a pandas categorical). */
 function labelField(): Field {
+  const { Dictionary, Field, Uint8, Utf8 } = arrow();
   // A fixed dictionary id: Arrow's default is a process-wide counter, which would make the bytes depend on history.
   return new Field('label', new Dictionary(new Utf8(), new Uint8(), 0), false);
 }
 
 function labelColumn(labels: Uint8Array, classes: readonly string[]): Data {
+  const { Utf8, makeData, vectorFromArray } = arrow();
   const dictionary = vectorFromArray([...classes], new Utf8());
   return makeData({ type: labelField().type, length: labels.length, data: labels, nullCount: 0, dictionary } as never);
 }
 
 /** A table of one record batch: the layout every artifact table of the project uses. */
 export function oneBatchTable(fields: Field[], columns: Data[], metadata: Record<string, string>, length: number): Table {
+  const { RecordBatch, Schema, Struct, Table, makeData } = arrow();
   const schema = new Schema(fields, new Map(Object.entries(metadata)));
   const struct = makeData({ type: new Struct(fields), length, children: columns, nullCount: 0 });
   return new Table([new RecordBatch(schema, struct)]);
@@ -114,12 +102,16 @@ function classesOf(table: Table): string[] {
 }
 
 /** The storage type of the `image` column; the field adds the extension metadata. */
-const imageStorage = () => new FixedSizeList(IMAGE_BYTES, new Field('item', new Uint8(), true));
+function imageStorage(): FixedSizeList {
+  const { Field, FixedSizeList, Uint8 } = arrow();
+  return new FixedSizeList(IMAGE_BYTES, new Field('item', new Uint8(), true));
+}
 
 export function imageSetToTable(set: ImageSet): Table {
   if (set.pixels.length !== set.count * IMAGE_BYTES) {
     throw new Error(`image set: ${set.pixels.length} pixel bytes for ${set.count} images (expected ${set.count * IMAGE_BYTES})`);
   }
+  const { Field, Int32 } = arrow();
   const image = new Field('image', imageStorage(), false, new Map(IMAGE_TENSOR_METADATA));
   const fields = [new Field('index', new Int32(), false), labelField(), image];
   return oneBatchTable(
@@ -146,6 +138,7 @@ export function featureSetToTable(set: FeatureSet): Table {
   if (set.features.length !== set.count * set.dimension) {
     throw new Error(`feature set: ${set.features.length} values for ${set.count} x ${set.dimension}`);
   }
+  const { Field, FixedSizeList, Float32 } = arrow();
   const features = new Field('features', new FixedSizeList(set.dimension, new Field('item', new Float32(), true)), false);
   return oneBatchTable(
     [labelField(), features],

@@ -1,7 +1,6 @@
-// Artifact values <-> bytes, one encoding per kind. apache-arrow is imported on first use so
-// that commands which touch no table (a warm no-op run, status, history) start fast.
+// Artifact values <-> bytes, one encoding per kind.
 
-import type { Table } from './arrow.js';
+import { arrow, type Table } from './arrow.js';
 import type { ArtifactKind, ArtifactValues, Blob, JsonValue, Metrics } from './stage.js';
 import { canonicalJson } from './hashing.js';
 
@@ -10,19 +9,13 @@ export interface EncodedArtifact {
   readonly extension: string;
 }
 
-let arrowModule: Promise<typeof import('./arrow.js')> | undefined;
-function arrow(): Promise<typeof import('./arrow.js')> {
-  arrowModule ??= import('./arrow.js');
-  return arrowModule;
-}
-
 const BLOB_EXTENSION = /^[a-z0-9]{1,16}$/;
 
 /** Checks a value a stage returned against its declared kind; returns a description of the problem, if any. */
 export async function describeKindMismatch(kind: ArtifactKind, value: unknown): Promise<string | undefined> {
   switch (kind) {
     case 'table': {
-      const { Table } = await arrow();
+      const { Table } = arrow();
       return value instanceof Table ? undefined : 'expected an apache-arrow Table';
     }
     case 'json':
@@ -45,7 +38,7 @@ export async function describeKindMismatch(kind: ArtifactKind, value: unknown): 
 export async function encodeArtifact<K extends ArtifactKind>(kind: K, value: ArtifactValues[K]): Promise<EncodedArtifact> {
   switch (kind) {
     case 'table': {
-      const { tableToIPC } = await arrow();
+      const { tableToIPC } = arrow();
       return { bytes: tableToIPC(value as Table, 'file'), extension: 'arrow' };
     }
     case 'json':
@@ -62,7 +55,7 @@ export async function encodeArtifact<K extends ArtifactKind>(kind: K, value: Art
 export async function decodeArtifact(kind: ArtifactKind, bytes: Uint8Array, extension: string): Promise<ArtifactValues[ArtifactKind]> {
   switch (kind) {
     case 'table': {
-      const { tableFromIPC } = await arrow();
+      const { tableFromIPC } = arrow();
       return tableFromIPC(bytes);
     }
     case 'json':

@@ -297,6 +297,17 @@ async function summarizeArtifact(workspace: Workspace, instance: string, output:
   }
 }
 
+/**
+ * yargs formats a command's whole help text before running its handler, in case the handler fails
+ * later and the help is to be shown with the error: string widths of every line, some 30-50 ms of
+ * a run that reuses everything. This CLI's `.fail()` prints the error alone, and `--help` formats
+ * the text anew, so the early copy is never read. (Angular's CLI turns it off the same way.)
+ */
+function skipEagerHelpText(parser: Argv): void {
+  const internals = parser as unknown as { getInternalMethods(): { getUsageInstance(): { cacheHelpMessage(): void } } };
+  internals.getInternalMethods().getUsageInstance().cacheHelpMessage = () => {};
+}
+
 /** Builds and runs the CLI; resolves to the process exit code. */
 export async function runCli(argv: readonly string[], setup: CliSetup): Promise<number> {
   if (!setup.stdout) tolerateClosedPipe(process.stdout);
@@ -311,6 +322,8 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
     const cache = openCache(resolveCacheDir(args['cache-dir']), mode);
     try {
       return await work(cache);
+    } catch (error) {
+      throw cache.history.explainDamage(error);
     } finally {
       cache.close();
     }
@@ -606,6 +619,7 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
       if (error && error.name !== 'YError') throw error;
       throw new UserError(`${message ?? error?.message}\n(see \`pipeline --help\`)`, EXIT.usage);
     });
+  skipEagerHelpText(parser);
 
   try {
     await parser.parseAsync();

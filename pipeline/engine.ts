@@ -321,7 +321,6 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
   const reporter = options.reporter ?? silentReporter;
   const selected = selectInstances(pipeline, options.only ?? []);
   const forced = instancesMatching(pipeline, options.force ?? [], '--force');
-  const commit = projectCommit();
   const lock = await acquireCacheLock(cache.dir, {
     wait: options.wait ?? true,
     command: options.command ?? `run ${pipeline.file}`,
@@ -331,7 +330,14 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
     cache.store.clearTemporaryFiles();
     for (const object of cache.history.takeAbandonedObjects()) cache.store.remove(object);
     cache.history.markAbandonedAsInterrupted();
-    const runId = cache.history.startRun({ config: pipeline.file, overrides: pipeline.overrides, command: options.command ?? `run ${pipeline.file}`, git: await commit });
+    const runId = cache.history.startRun({ config: pipeline.file, overrides: pipeline.overrides, command: options.command ?? `run ${pipeline.file}` });
+    // The commit is asked of git before the first stage computes, once: a run that reuses every
+    // result made nothing for the commit to explain, and the git process was a tenth of its time.
+    let commitRecorded: Promise<void> | undefined;
+    const recordCommit = () =>
+      (commitRecorded ??= projectCommit().then((git) => {
+        if (git) cache.history.recordCommit(runId, git);
+      }));
     reporter.runStarted(runId, selected.length);
     const limit = pLimit(Math.max(1, options.jobs ?? cpus().length));
     const gate = new CoreGate();
@@ -401,6 +407,7 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
             // read, cached artifacts must hash to what their producer recorded.
             const values: Record<string, unknown> = {};
             const readHashes: Record<string, string> = {};
+            await recordCommit();
             try {
               options.signal?.throwIfAborted();
               for (const [name, binding] of Object.entries(instance.inputs)) {

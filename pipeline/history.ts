@@ -29,8 +29,6 @@ export interface RunStart {
   /** Its `--set` overrides, in command-line order. */
   readonly overrides: readonly string[];
   readonly command: string;
-  /** The project's git commit, when the current directory is in a git work tree. */
-  readonly git?: { readonly commit: string; readonly dirty: boolean };
 }
 
 export interface RunRecord {
@@ -272,30 +270,51 @@ export class History {
    * Opens (or creates) the history in `file`; without a file, an empty history in memory (for
    * reading a cache that does not exist, without creating it). A damaged file throws CacheError.
    */
-  constructor(file?: string) {
-    const damaged = (problem: string) =>
-      new CacheError(file!, problem, 'run `pipeline verify --reset-history`: it sets this file aside and starts a fresh history (artifacts are kept; results are recomputed)');
-    if (file !== undefined && statSync(file, { throwIfNoEntry: false })?.isFile() === false) throw damaged('is not a file, so it cannot hold the run history');
+  constructor(private readonly file?: string) {
+    if (file !== undefined && statSync(file, { throwIfNoEntry: false })?.isFile() === false) throw this.damaged('is not a file, so it cannot hold the run history');
     this.db = new Database(file ?? ':memory:', { timeout: 10_000 });
     try {
+      // The first read of the file. SQLite refuses here a file that is not a database, or one
+      // shorter than its header says (truncated): it fails now, with its name, not in the middle
+      // of a run. Damage inside a page shows when the page is read (see `explainDamage`), and
+      // `checkIntegrity` reads every page.
       this.db.pragma('journal_mode = WAL');
       // WAL with NORMAL sync cannot corrupt the database on a crash; at worst the last commits are lost
       // on power failure, and a lost result row only makes a stage recompute.
       this.db.pragma('synchronous = NORMAL');
       this.db.pragma('foreign_keys = ON');
-      // A truncated or overwritten file must fail here, with its name, not in the middle of a run.
-      const check = this.db.pragma('quick_check(1)', { simple: true });
-      if (check !== 'ok') throw damaged(`is damaged (${String(check)})`);
       this.migrate(file ?? ':memory:');
     } catch (error) {
       this.db.close();
-      const code = (error as { code?: string }).code;
-      if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') throw damaged(`is damaged (${(error as Error).message})`);
-      throw error;
+      throw this.explainDamage(error);
     }
     this.outputsByKey = this.db.prepare(
       'SELECT o.output, o.kind, o.hash, o.extension, o.size FROM result_outputs o JOIN results r ON r.key = o.key WHERE o.key = ? ORDER BY o.output',
     );
+  }
+
+  private damaged(problem: string): CacheError {
+    return new CacheError(this.file!, problem, 'run `pipeline verify --reset-history`: it sets this file aside and starts a fresh history (artifacts are kept; results are recomputed)');
+  }
+
+  /** SQLite's error for a damaged file, as the CacheError that names the file and the fix; any other error as it is. */
+  explainDamage(error: unknown): unknown {
+    const code = (error as { code?: string }).code;
+    return this.file !== undefined && (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') ? this.damaged(`is damaged (${(error as Error).message})`) : error;
+  }
+
+  /**
+   * Reads every page and checks the structure (`PRAGMA quick_check`), for `pipeline verify`. Not
+   * done on every open: it reads the whole file, whose size grows with every run recorded.
+   */
+  checkIntegrity(): void {
+    let check: unknown;
+    try {
+      check = this.db.pragma('quick_check(1)', { simple: true });
+    } catch (error) {
+      throw this.explainDamage(error);
+    }
+    if (check !== 'ok') throw this.damaged(`is damaged (${String(check).replace(/\s*\n\s*/g, ' ')})`);
   }
 
   private version(): number {
@@ -329,16 +348,14 @@ export class History {
 
   startRun(start: RunStart): number {
     const info = this.db
-      .prepare("INSERT INTO runs (config, overrides, command, git_commit, git_dirty, started_at_ms, status) VALUES (?, ?, ?, ?, ?, ?, 'running')")
-      .run(
-        configIdentity(start.config),
-        JSON.stringify(start.overrides),
-        start.command,
-        start.git?.commit ?? null,
-        start.git === undefined ? null : start.git.dirty ? 1 : 0,
-        Date.now(),
-      );
+      .prepare("INSERT INTO runs (config, overrides, command, started_at_ms, status) VALUES (?, ?, ?, ?, 'running')")
+      .run(configIdentity(start.config), JSON.stringify(start.overrides), start.command, Date.now());
     return Number(info.lastInsertRowid);
+  }
+
+  /** The project's git commit for a run, and whether tracked files differed from it. */
+  recordCommit(runId: number, git: { readonly commit: string; readonly dirty: boolean }): void {
+    this.db.prepare('UPDATE runs SET git_commit = ?, git_dirty = ? WHERE id = ?').run(git.commit, git.dirty ? 1 : 0, runId);
   }
 
   finishRun(runId: number, status: RunStatus): void {
@@ -348,7 +365,11 @@ export class History {
   /** Marks runs and executions left `running` by a killed process. Call only while holding the cache lock. */
   markAbandonedAsInterrupted(): void {
     this.transaction(() => {
-      this.db.prepare("UPDATE executions SET status = 'interrupted', error = 'the run was killed' WHERE status = 'running'").run();
+      // Through the runs left running (index executions_by_run): a scan of all executions would
+      // read the whole table, which grows with every run.
+      this.db
+        .prepare("UPDATE executions SET status = 'interrupted', error = 'the run was killed' WHERE status = 'running' AND run_id IN (SELECT id FROM runs WHERE status = 'running')")
+        .run();
       this.db.prepare("UPDATE runs SET status = 'interrupted' WHERE status = 'running'").run();
     });
   }

@@ -84,6 +84,7 @@ export async function verifyCache(cache: Cache, options: LockOptions & { onProgr
   if (!cache.exists) return { checked: 0, corrupt: [], unreferenced: 0, strays: [] };
   const lock = await acquireCacheLock(cache.dir, { ...options, command: 'verify' });
   try {
+    cache.history.checkIntegrity();
     const outputs = cache.history.allResultOutputs();
     const keysByPath = new Map<string, Set<string>>();
     for (const output of outputs) {

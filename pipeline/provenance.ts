@@ -6,19 +6,18 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-async function git(args: readonly string[]): Promise<string | undefined> {
+/** The HEAD commit and dirtiness of the git work tree around the current directory; undefined outside one, before its first commit, or without git. */
+export async function projectCommit(): Promise<{ commit: string; dirty: boolean } | undefined> {
+  // One git process answers both: `# branch.oid <commit>` among the headers, then a line per
+  // changed tracked file.
+  let status: string;
   try {
-    return (await run('git', args, { encoding: 'utf8', timeout: 10_000 })).stdout;
+    status = (await run('git', ['status', '--porcelain=v2', '--branch', '--untracked-files=no'], { encoding: 'utf8', timeout: 10_000 })).stdout;
   } catch {
     return undefined;
   }
-}
-
-/** The HEAD commit and dirtiness of the git work tree around the current directory; undefined outside one (or without git). */
-export async function projectCommit(): Promise<{ commit: string; dirty: boolean } | undefined> {
-  // Both at once: a run waits for the slower of the two, not their sum.
-  const [head, changes] = await Promise.all([git(['rev-parse', '--verify', '--quiet', 'HEAD']), git(['status', '--porcelain', '--untracked-files=no'])]);
-  const commit = head?.trim();
-  if (!commit) return undefined;
-  return { commit, dirty: changes === undefined || changes.trim() !== '' };
+  const lines = status.split('\n').filter((line) => line !== '');
+  const commit = lines.find((line) => line.startsWith('# branch.oid '))?.slice('# branch.oid '.length);
+  if (commit === undefined || !/^[0-9a-f]{40,64}$/.test(commit)) return undefined;
+  return { commit, dirty: lines.some((line) => !line.startsWith('#')) };
 }

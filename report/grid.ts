@@ -2,7 +2,6 @@
 // their signed difference (perturbed - original, mean of R, G and B) on a diverging colour map
 // with its scale bar; each image upscaled by nearest neighbour, each column titled by its class.
 
-import { encode } from 'fast-png';
 import { IMAGE_BYTES, IMAGE_CHANNELS, IMAGE_SIDE, type ImageSet } from '../data/tables.js';
 import { drawText, LINE_HEIGHT, textWidthPixels } from './bitmap-font.js';
 
@@ -122,7 +121,7 @@ export function gridGeometry(columns: number, differenceScale: number, provenanc
 }
 
 /** Rows: original, perturbed, signed difference; one column per image; labels, a colour bar and its scale. */
-export function renderImageGrid(original: ImageSet, perturbed: ImageSet, options: GridOptions): Uint8Array {
+export async function renderImageGrid(original: ImageSet, perturbed: ImageSet, options: GridOptions): Promise<Uint8Array> {
   const pairs = pairImages(original, perturbed, options.images);
   if (pairs.length === 0) throw new Error('report grid: the original image set is empty');
   const differences = pairs.map(({ before, after }) => signedDifference(before, after));
@@ -165,5 +164,7 @@ export function renderImageGrid(original: ImageSet, perturbed: ImageSet, options
   text(` ${footer.high}  ${footer.caption}`, barLeft + BAR.width, geometry.footerTop);
   const provenanceText = provenanceLine(provenance);
   if (provenanceText !== '') text(provenanceText, MARGIN, geometry.footerTop + line + MARGIN);
+  // Loaded here: fast-png (and its zlib) is a tenth of a run that reuses every result.
+  const { encode } = await import('fast-png');
   return encode({ width, height: geometry.height, data: canvas, channels: IMAGE_CHANNELS, depth: 8 });
 }

@@ -36,7 +36,7 @@ export const reportStage = defineStage({
   },
   async run(inputs, params) {
     const data = collectReport(inputs);
-    const grid = renderImageGrid(tableToImageSet(inputs.original), tableToImageSet(inputs.perturbed), {
+    const grid = await renderImageGrid(tableToImageSet(inputs.original), tableToImageSet(inputs.perturbed), {
       images: params.grid_images,
       provenance: Object.fromEntries(inputs.perturbed.schema.metadata),
     });

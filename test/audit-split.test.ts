@@ -3,11 +3,13 @@
 
 import { beforeAll, describe, expect, it } from 'vitest';
 import { imageSetToTable, tableToImageSet, IMAGE_BYTES, type ImageSet } from '../data/tables.js';
-import { tableToIPC } from '../pipeline/arrow.js';
+import { arrow } from '../pipeline/arrow.js';
 import { splitTestSetStage } from '../stages/split-test-set.js';
 import { stratifiedSplit } from '../numerics/audit/split.js';
 import { seededUniform } from '../numerics/random.js';
 import { loadTestCifar } from './global-setup.js';
+
+const { tableToIPC } = arrow();
 
 const context = { progress() {}, log() {}, signal: new AbortController().signal, threads: 1 };
 

@@ -6,13 +6,13 @@
 import { beforeAll, describe, expect, test } from 'vitest';
 import { imageSetToTable, tableToImageSet, type ImageSet } from '../data/tables.js';
 import type { Blob, StageContext } from '../pipeline/stage.js';
-import { decodeBackbone } from '../numerics/backbones/serialize.js';
+import { decodeBackbone, encodeBackbone } from '../numerics/backbones/serialize.js';
+import { loadMobileNet } from '../numerics/backbones/mobilenet.js';
 import { OnnxEngine } from '../numerics/engines/onnx-engine.js';
 import { linearHead } from '../numerics/linear-head.js';
 import { signedStep } from '../numerics/perturbation.js';
 import { fitLinearSvm, modelToTable, tableToModel } from '../numerics/svm/index.js';
 import type { Table } from '../pipeline/arrow.js';
-import { backboneStage } from '../stages/backbone.js';
 import { perturbStage } from '../stages/perturb.js';
 import { loadMiniCifar } from './fixtures/cifar10-mini.js';
 import { MODELS } from './support/test-images.js';
@@ -30,7 +30,7 @@ describe('perturb stage', () => {
     const mini = loadMiniCifar();
     // The first 20 training images; the desired model on the test set's features.
     train = { ...mini.train, count: 20, labels: mini.train.labels.subarray(0, 20), pixels: mini.train.pixels.subarray(0, 20 * 3072), indices: mini.train.indices.subarray(0, 20) };
-    backbone = (await backboneStage.run({}, { model: 'mobilenet_v1_0.75_224', source: MODELS, format: 'tfjs-layers', input_scaling: 'model-default', sha256: '', seed: 1 }, context)).backbone;
+    backbone = { extension: 'safetensors', bytes: encodeBackbone(await loadMobileNet(MODELS)) };
     const engine = new OnnxEngine(decodeBackbone(backbone.bytes), { inputSize: 32, featureLayer: 'conv_pw_5_relu', threads: 2, batchSize: 50 });
     const features = await engine.features(mini.test.pixels, mini.test.count);
     await engine.dispose();

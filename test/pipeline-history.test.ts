@@ -95,10 +95,11 @@ describe('history database', () => {
     expect(stderr).toBe(`error: ${join(dir, 'history.db')} has history schema version ${HISTORY_SCHEMA_VERSION + 1}, newer than this pipeline's ${HISTORY_SCHEMA_VERSION}; update passeurs, or use another --cache-dir\n`);
   });
 
-  it("records each run's overrides and the project's git commit; run_metrics ties a metric to its run and params in one query", async () => {
+  it("records each run's overrides and the project's git commit (none for a run that computed nothing); run_metrics ties a metric to its run and params in one query", async () => {
     const box = new Sandbox(readFileSync(join(import.meta.dirname, 'fixtures/pipeline/diamond.yaml'), 'utf8'));
     boxes.push(box);
     await box.run();
+    await box.run({ overrides: ['sum.scale=2'] });
     await box.run({ overrides: ['sum.scale=2'] });
     // The tests normally run inside the project's git work tree; outside one no commit is recorded.
     const head = (() => {
@@ -108,9 +109,10 @@ describe('history database', () => {
         return null;
       }
     })();
-    expect(box.cache.history.runs(2).map((run) => [run.id, run.overrides, run.gitCommit])).toEqual([
-      [2, ['sum.scale=2'], head],
-      [1, [], head],
+    expect(box.cache.history.runs(3).map((run) => [run.id, run.overrides, run.executed, run.gitCommit])).toEqual([
+      [3, ['sum.scale=2'], 0, null],
+      [2, ['sum.scale=2'], 1, head],
+      [1, [], 6, head],
     ]);
     const db = new Database(join(box.cache.dir, 'history.db'), { readonly: true });
     const rows = db
@@ -121,6 +123,7 @@ describe('history database', () => {
     expect(rows).toEqual([
       { run_id: 1, instance: 'sum', scale: 1, result: 36, cache_hit: 0 },
       { run_id: 2, instance: 'sum', scale: 2, result: 72, cache_hit: 0 },
+      { run_id: 3, instance: 'sum', scale: 2, result: 72, cache_hit: 1 },
     ]);
   });
 });

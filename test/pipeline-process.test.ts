@@ -90,6 +90,7 @@ describe('pipeline run as a process', () => {
     expect(succeededInstances(resumed.stdout())).toEqual(expect.arrayContaining(['b@k=1', 'b@k=2', 'crunch', 'sum']));
     expect(succeededInstances(resumed.stdout())).not.toContain('a');
     expect(box.cache.history.run(killedRun.id)?.status).toBe('interrupted');
+    expect(box.cache.history.executionsOf(killedRun.id).find((execution) => execution.instance === 'b@k=1')?.status).toBe('interrupted');
     // Whatever the kill interrupted (stage b@k=1, or another stage between storing and recording) left nothing behind.
     const referenced = new Set(box.cache.history.allResultOutputs().map((output) => box.cache.store.pathOf(output)));
     expect(box.cache.store.list().filter((object) => !referenced.has(box.cache.store.pathOf(object)))).toEqual([]);

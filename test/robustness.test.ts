@@ -223,6 +223,25 @@ describe('a damaged cache', () => {
     });
   }
 
+  it('history.db damaged inside, header and size intact: the commands that read it name it, as verify does', async () => {
+    const cacheDir = await computedCache();
+    expect((await cli('verify', '--cache-dir', cacheDir)).code).toBe(0);
+    for (const suffix of ['-wal', '-shm']) rmSync(join(cacheDir, `history.db${suffix}`), { force: true });
+    const history = join(cacheDir, 'history.db');
+    // Every page but the first (the header and the schema) overwritten: SQLite opens the file.
+    const bytes = readFileSync(history);
+    const pageSize = bytes.readUInt16BE(16);
+    expect(bytes.length).toBeGreaterThan(2 * pageSize);
+    bytes.fill('damaged ', pageSize);
+    writeFileSync(history, bytes);
+    for (const command of [['verify'], ['history'], ['run', diamond]]) {
+      const result = await cli(...command, '--cache-dir', cacheDir);
+      expect(result.code, command.join(' ')).toBe(2);
+      // verify has announced itself on stderr before it reads the history.
+      expect(oneErrorLine(result.stderr.replace(/^started +verify\n/, ''))).toMatch(new RegExp(`^error: ${history}: is damaged \\(.*\\); fix: run \`pipeline verify --reset-history\``));
+    }
+  });
+
   it('lock.db that is garbage or a folder: named, with the fix', async () => {
     const cacheDir = await computedCache();
     const lock = join(cacheDir, 'lock.db');

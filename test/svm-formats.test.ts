@@ -12,7 +12,9 @@ import {
   writeLibsvm,
 } from '../numerics/svm/index.js';
 import { syntheticReluFeatures } from './support/synthetic-features.js';
-import { tableFromIPC, tableToIPC } from '../pipeline/arrow.js';
+import { arrow } from '../pipeline/arrow.js';
+
+const { tableFromIPC, tableToIPC } = arrow();
 
 const small = syntheticReluFeatures({ count: 600, dimension: 24, modelSeed: 3, rowSeed: 4 });
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tableFromIPC, tableToIPC } from '../pipeline/arrow.js';
+import { arrow } from '../pipeline/arrow.js';
 import { featureSetToTable, imageSetToTable, tableToFeatureSet, tableToImageSet, IMAGE_BYTES } from '../data/tables.js';
 import { pyarrowSnippet } from '../pipeline/python-snippet.js';
 
@@ -18,6 +18,8 @@ const sampleImages = () => ({
 /** A Python with pyarrow, if this machine has one (PASSEURS_PYTHON, else python3). */
 const python = process.env.PASSEURS_PYTHON ?? 'python3';
 const hasPyarrow = spawnSync(python, ['-c', 'import pyarrow, numpy'], { stdio: 'ignore' }).status === 0;
+
+const { tableFromIPC, tableToIPC } = arrow();
 
 describe('Arrow layouts', () => {
   it('round-trips an image set through an Arrow IPC file', () => {

@@ -5,17 +5,7 @@
 // The bias feature (value `bias`, absent when bias < 0) has its own weight per row, so the
 // intercept of row r is bias * biasWeights[r].
 
-import {
-  Bool,
-  Field,
-  FixedSizeList,
-  Float64,
-  Int32,
-  Table,
-  Uint8,
-  makeData,
-  type Data,
-} from '../../pipeline/arrow.js';
+import { arrow, type Bool, type Data, type Float64, type Int32, type Table } from '../../pipeline/arrow.js';
 import { oneBatchTable, type FeatureSet } from '../../data/tables.js';
 
 export type SvmSolver = 'dual-cd' | 'primal-newton';
@@ -155,6 +145,7 @@ const MODEL_LAYOUT = 'one row per decision row: label (positive class index), we
 export function modelToTable(model: LinearSvmModel): Table {
   const rows = model.biasWeights.length;
   const d = model.dimension;
+  const { Bool, Field, FixedSizeList, Float64, Int32, Uint8, makeData } = arrow();
   const weightType = new FixedSizeList(d, new Field('weight', new Float64(), false));
   const fields = [
     new Field('label', new Uint8(), false),
