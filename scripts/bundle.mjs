@@ -4,7 +4,8 @@
 // no-op run (docs/speed-noop.md). Code reached only through `await import()` (the inference
 // engines, the SVM's matrix products) goes to dist/pipeline/chunks/ and still loads on first use.
 // Native and engine packages stay in node_modules: better-sqlite3 finds its .node file from there,
-// and onnxruntime-node and tfjs load only when a stage creates an engine.
+// onnxruntime-node and tfjs load only when a stage creates an engine, and pdfkit reads its font
+// files from its own folder.
 //
 // Usage: node scripts/bundle.mjs (npm run build runs it after tsc).
 
@@ -49,7 +50,8 @@ export async function bundle(entry, outdir) {
     platform: 'node',
     target: 'node20',
     chunkNames: 'chunks/[name]-[hash]',
-    external: ['better-sqlite3', 'onnxruntime-node', '@tensorflow/*'],
+    // pdfkit reads its font metrics from files beside its own modules (__dirname).
+    external: ['better-sqlite3', 'onnxruntime-node', '@tensorflow/*', 'pdfkit'],
     // Bundled CommonJS packages (yaml) call require() for Node's built-in modules.
     banner: { js: "import { createRequire as bundleCreateRequire } from 'node:module'; const require = bundleCreateRequire(import.meta.url);" },
     plugins: [lazyStringWidth],

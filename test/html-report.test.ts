@@ -49,8 +49,8 @@ describe('the HTML report in a browser', () => {
       expect(box!.width, table).toBeGreaterThan(100);
       expect(box!.height, table).toBeGreaterThan(20);
     }
-    // The baseline and six steps (toward and away, k = 1..3).
-    expect(await page.locator('table.compact tbody tr').count()).toBe(7);
+    // The baseline, six plain steps (toward and away, k = 1..3) and six attacks (three methods at a budget of 2, both directions).
+    expect(await page.locator('table.compact tbody tr').count()).toBe(13);
     expect(await page.locator('table.compact tbody tr').first().innerText()).toMatch(/^clean \(k = 0\)/);
 
     const images = await page.locator('img').evaluateAll((elements) =>
@@ -58,6 +58,7 @@ describe('the HTML report in a browser', () => {
     );
     expect(images.map((image) => image.alt)).toEqual([
       'Test accuracy of the fair model against the number of perturbation steps k',
+      'Test accuracy of the fair model against the pixel budget',
       'Training images: original, perturbed, signed difference',
     ]);
     for (const image of images) {
