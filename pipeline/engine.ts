@@ -10,7 +10,7 @@ import { fetchOutsideUrl, hashOutside, OutsideInputError, readOutsidePath, urlFi
 import { canonicalJson, instanceKey, type InputHashes } from './hashing.js';
 import type { ExecutionStatus, RunStatus, StoredOutput } from './history.js';
 import { projectCommit } from './provenance.js';
-import { silentReporter, type RunReporter, type StageOutcome } from './progress.js';
+import { silentReporter, type RunReporter } from './progress.js';
 import { usesAllCores, type AnyStage, type ArtifactKind, type ArtifactValues, type ManyItem, type Metrics, type StageContext } from './stage.js';
 
 // The config validated params against the stage's schema.
@@ -374,12 +374,13 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
         reporter.stageFinished(instance.name, 'skipped', 0, reason);
         return { ok: false };
       };
-      const fail = (key: string | null, inputs: InputHashes, reasons: readonly string[], error: unknown): Outcome => {
+      /** Records a failure (or an interruption), in the execution the stage started or in a new one. */
+      const fail = (key: string | null, inputs: InputHashes, reasons: readonly string[], error: unknown, started?: { executionId: number; at: number }): Outcome => {
         const status = options.signal?.aborted ? 'interrupted' : 'failed';
-        const executionId = cache.history.startExecution({ ...base, key, inputs }, 'running');
+        const executionId = started?.executionId ?? cache.history.startExecution({ ...base, key, inputs }, 'running');
         cache.history.finishExecution(executionId, status, error instanceof Error ? (error.stack ?? error.message) : String(error));
         summaries.push({ instance: instance.name, status, key, durationMs: Date.now() - startedAt, reasons, error: errorMessage(error) });
-        reporter.stageFinished(instance.name, status, Date.now() - startedAt, errorMessage(error));
+        reporter.stageFinished(instance.name, status, Date.now() - (started?.at ?? startedAt), errorMessage(error));
         return { ok: false };
       };
       if (upstream.some((outcome) => !outcome.ok)) return skip(`upstream did not complete: ${instance.dependencies.filter((name) => !outcomes.get(name)?.ok).join(', ')}`);
@@ -425,10 +426,6 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
             const executionId = cache.history.startExecution({ ...base, key, inputs: readInputs }, 'running');
             const began = Date.now();
             reporter.stageStarted(instance.name);
-            const finish = (status: StageOutcome & ExecutionStatus, error?: string) => {
-              summaries.push({ instance: instance.name, status, key, durationMs: Date.now() - startedAt, reasons: freshness.reasons, ...(error === undefined ? {} : { error }) });
-              reporter.stageFinished(instance.name, status, Date.now() - began, error);
-            };
             try {
               const context: StageContext = {
                 progress: (done, total, unit) => reporter.stageProgress(instance.name, done, total, unit),
@@ -442,13 +439,11 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
                 cache.history.recordResult(key, runId, outputs, metrics);
                 cache.history.finishExecution(executionId, 'succeeded');
               });
-              finish('succeeded');
+              summaries.push({ instance: instance.name, status: 'succeeded', key, durationMs: Date.now() - startedAt, reasons: freshness.reasons });
+              reporter.stageFinished(instance.name, 'succeeded', Date.now() - began);
               return { ok: true, outputs };
             } catch (error) {
-              const status = options.signal?.aborted ? 'interrupted' : 'failed';
-              cache.history.finishExecution(executionId, status, error instanceof Error ? (error.stack ?? error.message) : String(error));
-              finish(status, errorMessage(error));
-              return { ok: false };
+              return fail(key, readInputs, freshness.reasons, error, { executionId, at: began });
             }
           }),
         );
