@@ -34,7 +34,7 @@ export function rotationTargets(features: Float32Array, count: number, desired: 
   if (features.length !== count * d) throw new Error(`${features.length} feature values for ${count} rows of ${d}`);
   const a = unitRows(desired);
   const b = unitRows(fair);
-  const targets = Float32Array.from(features);
+  const targets = features.slice();
   for (let n = 0; n < count; n++) {
     const x = features.subarray(n * d, (n + 1) * d);
     for (let c = 0; c < desired.classes; c++) {

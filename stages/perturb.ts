@@ -159,7 +159,7 @@ export const perturbStage = defineStage({
         const labels = images.labels.subarray(start, start + count);
         const before = images.pixels.subarray(...range);
         const attack = await attackFor(method, engine, { direction, labels, desired, fair, weights, delta: params.delta, pixels: before, count });
-        const position = Float64Array.from(before);
+        const position = new Float64Array(before);
         let current = before;
         for (const step of steps) {
           const { gradient } = await attack.gradient(current);

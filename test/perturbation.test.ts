@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { perturbationStats, signedStep } from '../numerics/perturbation.js';
+import { perturbationStats, roundPixels, signedStep } from '../numerics/perturbation.js';
+
+describe('roundPixels', () => {
+  it('rounds positions to whole levels, halves up', () => {
+    expect(Array.from(roundPixels(new Float64Array([0, 0.49, 0.5, 1.5, 2.5, 127.2, 254.5, 255])))).toEqual([0, 0, 1, 2, 3, 127, 255, 255]);
+  });
+});
 
 describe('signedStep', () => {
   const pixels = new Uint8Array([0, 10, 255, 100, 100, 50]);

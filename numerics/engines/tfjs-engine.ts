@@ -38,7 +38,7 @@ export class TfjsEngine implements FeatureEngine {
   }
 
   private pixelTensor(pixels: Uint8Array, start: number, size: number): tf.Tensor4D {
-    const values = Float32Array.from(pixels.subarray(start * IMAGE_VALUES, (start + size) * IMAGE_VALUES));
+    const values = new Float32Array(pixels.subarray(start * IMAGE_VALUES, (start + size) * IMAGE_VALUES));
     return tf.tensor4d(values, [size, IMAGE_SIDE, IMAGE_SIDE, 3]);
   }
 
