@@ -61,6 +61,8 @@ export interface AuditData {
     rate: number;
     /** Clopper-Pearson, at `confidence`. */
     rate_interval: [number, number];
+    /** The probability of a flag over all stratified splits (numerics/audit/false-flags.ts): the rate without sampling error. */
+    exact_rate: number;
     public_fraction: number;
   };
   power: {
@@ -192,7 +194,8 @@ export function renderAuditMarkdown(report: AuditReport): string {
     '',
     `**An honest vendor.** Over ${flags.splits} random public/private splits (stratified, ${percent(flags.public_fraction, 0)} % public) ` +
       `of the ${flags.model} model's answers, the test flagged ${flags.flagged}: a false-flag rate of ${percent(flags.rate, 0)} % ` +
-      `(${confidence} % Clopper-Pearson interval ${percent(flags.rate_interval[0], 1)}-${percent(flags.rate_interval[1], 1)} %) at α = ${report.alpha}.`,
+      `(${confidence} % Clopper-Pearson interval ${percent(flags.rate_interval[0], 1)}-${percent(flags.rate_interval[1], 1)} %) at α = ${report.alpha}. ` +
+      `Over all such splits, exactly: ${percent(flags.exact_rate, 2)} % (the per-class hypergeometric laws convolved).`,
     '',
     `**Private images an auditor needs** to flag an inflation at α = ${report.alpha} with ${percent(power.target_power, 0)} % power ` +
       `(exact power of the test; public part of ${thousands(power.public_count)} images; true accuracy ${percent(power.honest_accuracy, 1)} %, the fair model's):`,

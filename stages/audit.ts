@@ -9,7 +9,7 @@ import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
 import { predict, tableToModel, type LinearSvmModel } from '../numerics/svm/index.js';
 import { seededUniform } from '../numerics/random.js';
 import { clopperPearsonInterval, fisherExactGreater, newcombeInterval, privateSizeNeeded, type Sample } from '../numerics/audit/proportions.js';
-import { countFalseFlags } from '../numerics/audit/false-flags.js';
+import { countFalseFlags, exactFalseFlagRate } from '../numerics/audit/false-flags.js';
 import { AUDIT_INTERVAL, AUDIT_TEST, type AuditData, type AuditRow } from '../report/audit-tables.js';
 import { DIRECTIONS, type Direction } from '../numerics/perturbation.js';
 
@@ -38,7 +38,7 @@ function stepOf(coordinates: Readonly<Record<string, Coordinate>>, instance: str
 
 export const auditStage = defineStage({
   name: 'audit',
-  version: 1,
+  version: 2,
   description: 'Public against private test accuracy of every model, with an exact test; false flags of an honest vendor; the private sample size needed',
   params: {
     alpha: { type: 'number', default: 0.05, min: 0, max: 1, description: 'Level of the one-sided test: a model is flagged when p <= alpha' },
@@ -125,6 +125,7 @@ export const auditStage = defineStage({
         flagged: flags.flagged,
         rate: flags.flagged / flags.splits,
         rate_interval: [rateLow, rateHigh],
+        exact_rate: exactFalseFlagRate(answers, labels, publicFraction, params.alpha),
         public_fraction: publicFraction,
       },
       power: {
@@ -135,7 +136,7 @@ export const auditStage = defineStage({
         rows: powerRows,
       },
     };
-    const metrics: Metrics = { false_flag_rate: flags.flagged / flags.splits };
+    const metrics: Metrics = { false_flag_rate: flags.flagged / flags.splits, false_flag_exact_rate: audit.false_flags.exact_rate };
     for (const row of rows) {
       metrics[`${row.model}/gap_points`] = row.gap_points;
       metrics[`${row.model}/p_value`] = row.p_value;

@@ -62,6 +62,11 @@ describe('configs/audit.yaml on the smoke subset', () => {
     expect(report.false_flags.flagged).toBeLessThanOrEqual(5);
   });
 
+  it('states the exact false-flag rate over all stratified splits, within the level', () => {
+    expect(report.false_flags.exact_rate).toBeGreaterThan(0);
+    expect(report.false_flags.exact_rate).toBeLessThanOrEqual(report.alpha);
+  });
+
   it('gives a private sample size for every inflation within reach, larger for smaller inflations', () => {
     const reached = report.power.rows.filter((row) => row.private_count !== null);
     expect(reached.length).toBeGreaterThan(0);

@@ -18,7 +18,7 @@ import {
   normalQuantile,
   privateSizeNeeded,
 } from '../numerics/audit/proportions.js';
-import { countFalseFlags } from '../numerics/audit/false-flags.js';
+import { countFalseFlags, exactFalseFlagRate } from '../numerics/audit/false-flags.js';
 import { seededUniform } from '../numerics/random.js';
 
 const sample = (correct: number, count: number) => ({ correct, count });
@@ -111,5 +111,33 @@ describe('false flags of an honest vendor', () => {
     expect(flags.splits).toBe(1000);
     expect(flags.flagged / flags.splits).toBeLessThanOrEqual(0.05);
     expect(flags.flagged).toBeGreaterThan(10);
+  });
+
+  /** Labels and answers with `correct[k]` right answers among `counts[k]` images of class k. */
+  const answers = (correct: number[], counts: number[]) => {
+    const labels = Uint8Array.from(counts.flatMap((count, k) => Array<number>(count).fill(k)));
+    const right = Uint8Array.from(counts.flatMap((count, k) => Array.from({ length: count }, (_, i) => (i < correct[k] ? 1 : 0))));
+    return { labels, right };
+  };
+
+  it('computes the exact rate over stratified splits as scipy does', () => {
+    // Reference: scipy 1.17.1, the convolution of scipy.stats.hypergeom(m, c, floor(m * f + 0.5)).pmf over
+    // the classes, summed where hypergeom(N, T, n).sf(x - 1) <= alpha.
+    const { labels, right } = answers([3, 5, 10, 20], [7, 11, 30, 41]);
+    expect(exactFalseFlagRate(right, labels, 0.5, 0.05)).toBeCloseTo(0.051902763954392514, 13);
+    expect(exactFalseFlagRate(right, labels, 0.3, 0.1)).toBeCloseTo(0.0549960851812519, 13);
+    // The full CIFAR-10 fair model's answers per class (docs/results): 0.04191605516991809 in scipy.
+    const full = answers([803, 839, 619, 556, 733, 636, 815, 799, 858, 824], Array<number>(10).fill(1000));
+    expect(exactFalseFlagRate(full.right, full.labels, 0.5, 0.05)).toBeCloseTo(0.04191605516991809, 12);
+  });
+
+  it('agrees with the count over random re-splits', () => {
+    const { labels, right } = answers([80, 150, 60, 190], [200, 200, 200, 200]);
+    const exact = exactFalseFlagRate(right, labels, 0.5, 0.05);
+    const splits = 3000;
+    const flags = countFalseFlags(right, labels, 0.5, splits, 0.05, seededUniform(11));
+    const sd = Math.sqrt((exact * (1 - exact)) / splits);
+    expect(exact).toBeGreaterThan(0.02);
+    expect(Math.abs(flags.flagged / splits - exact)).toBeLessThan(4 * sd);
   });
 });

@@ -454,7 +454,7 @@ describe('audit plots', () => {
     alpha: 0.05,
     confidence: 0.95,
     rows: [auditRow('fair', null, 0, 75, 74), auditRow('toward k=1', 'toward', 1, 80, 74), auditRow('toward k=2', 'toward', 2, 84, 73), auditRow('away k=1', 'away', 1, 70, 70), auditRow('away k=2', 'away', 2, 66, 66)],
-    false_flags: { model: 'fair', splits: 100, flagged: 4, rate: 0.04, rate_interval: [0.01, 0.1], public_fraction: 0.5 },
+    false_flags: { model: 'fair', splits: 100, flagged: 4, rate: 0.04, rate_interval: [0.01, 0.1], exact_rate: 0.042, public_fraction: 0.5 },
     power: {
       target_power: 0.8,
       public_count: 100,

@@ -61,6 +61,16 @@ function binomial(count: number, probability: number, cutoff: number): Terms {
   return termsFromMode(0, count, mode, (x) => ((count - x) / (x + 1)) * odds, cutoff);
 }
 
+/**
+ * The distribution of the number of correct answers among `publicCount` images drawn without
+ * replacement from `publicCount + privateCount` images of which `totalCorrect` are answered right:
+ * `probabilities[i]` is P(X = start + i) (terms below about 1e-300 are left out).
+ */
+export function hypergeometricDistribution(publicCount: number, privateCount: number, totalCorrect: number): { start: number; probabilities: Float64Array } {
+  const terms = hypergeometric(publicCount, privateCount, totalCorrect, 0);
+  return { start: terms.start, probabilities: terms.values.map((value) => value / terms.total) };
+}
+
 /** P(X >= x) for the distribution of `terms`. */
 function upperTail(terms: Terms, x: number): number {
   const from = x - terms.start;

@@ -8,6 +8,11 @@ export interface Split {
   readonly private: Int32Array;
 }
 
+/** How many of a class's `count` images go public. */
+export function publicCountOf(count: number, publicFraction: number): number {
+  return Math.round(count * publicFraction);
+}
+
 /**
  * In each class, `round(count * publicFraction)` positions drawn uniformly at random (a
  * Fisher-Yates shuffle driven by `random`, classes in ascending order) go public, the rest private.
@@ -27,8 +32,7 @@ export function stratifiedSplit(labels: Uint8Array, publicFraction: number, rand
       const j = Math.floor(random() * (i + 1));
       [members[i], members[j]] = [members[j], members[i]];
     }
-    const publicCount = Math.round(members.length * publicFraction);
-    for (let i = 0; i < publicCount; i++) isPublic[members[i]] = 1;
+    for (let i = 0; i < publicCountOf(members.length, publicFraction); i++) isPublic[members[i]] = 1;
   }
   const positions = (wanted: number) => Int32Array.from(isPublic.keys()).filter((position) => isPublic[position] === wanted);
   return { public: positions(1), private: positions(0) };
