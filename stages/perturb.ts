@@ -5,7 +5,10 @@
 //   sign        the paper's 4.3: the desired head's cross-entropy on the true label;
 //   difference  the desired head's cross-entropy minus the fair head's (the fair model is an input);
 //   rotation    the paper's 4.2: the squared distance from the image's features to a target that
-//               rotates the fair model toward the desired one (numerics/rotation.ts).
+//               rotates the fair model toward the desired one (numerics/rotation.ts);
+//   influence   the first-order effect of the image's features on the refit: the features move
+//               along the direction that turns the refit toward the desired model fastest
+//               (numerics/influence.ts).
 // `toward` lowers the loss (the training images come to agree with the desired model, so a fair
 // training lands near it), `away` raises it (poisoning); for `rotation`, `away` rotates the
 // other way. A stage may take several sub-level steps (`iterations`, `step`, `schedule`): they
@@ -23,9 +26,12 @@ import { createEngine, ENGINE_KINDS } from '../numerics/engines/index.js';
 import { decodeBackbone } from '../numerics/backbones/serialize.js';
 import { augmentedWeights, headLossAndAccuracy, linearHead, type AugmentedWeights } from '../numerics/linear-head.js';
 import { rotationTargets } from '../numerics/rotation.js';
+import { influenceDirections } from '../numerics/influence.js';
 import { perturbationStats, roundPixels, SCHEDULES, signStep, stepSizes, type Direction, type Schedule } from '../numerics/perturbation.js';
 
-const METHODS = ['sign', 'difference', 'rotation'] as const;
+const METHODS = ['sign', 'difference', 'rotation', 'influence'] as const;
+/** influence: how far conjugate gradient solves H z = g (a direction is all the sign steps need). */
+const INFLUENCE_SOLVE = { tolerance: 0.01, maxSteps: 1000 };
 type Method = (typeof METHODS)[number];
 
 function checkSameImages(images: ImageSet, original: ImageSet): void {
@@ -55,6 +61,8 @@ interface AttackInputs {
   readonly fair?: LinearHead;
   readonly weights?: { readonly desired: AugmentedWeights; readonly fair: AugmentedWeights };
   readonly delta: number;
+  /** influence: the batch's feature-space directions (count x dimension). */
+  readonly influence?: Float32Array;
   /** The batch's images before the steps. */
   readonly pixels: Uint8Array;
   readonly count: number;
@@ -66,6 +74,18 @@ async function attackFor(method: Method, engine: FeatureEngine, a: AttackInputs)
       return { direction: a.direction, gradient: (pixels) => engine.lossGradient(pixels, a.labels, a.count, a.desired) };
     case 'difference':
       return { direction: a.direction, gradient: (pixels) => engine.lossGradient(pixels, a.labels, a.count, a.desired, a.fair) };
+    case 'influence': {
+      // Raise v.f(x) (toward) or lower it (away): descend the distance to f(x) +- v, re-centred at every step.
+      const sign = a.direction === 'toward' ? 1 : -1;
+      return {
+        direction: 'toward',
+        gradient: async (pixels) => {
+          const targets = await engine.features(pixels, a.count);
+          for (let i = 0; i < targets.length; i++) targets[i] += sign * a.influence![i];
+          return engine.distanceGradient(pixels, targets, a.count);
+        },
+      };
+    }
     case 'rotation': {
       const features = await engine.features(a.pixels, a.count);
       const delta = a.direction === 'toward' ? a.delta : -a.delta;
@@ -96,7 +116,12 @@ export const perturbStage = defineStage({
   description: 'Signed-gradient steps on every training pixel, toward (or away from) the desired model',
   allCores: true,
   params: {
-    method: { type: 'enum', values: METHODS, default: 'sign', description: "'sign': the desired head's cross-entropy (the paper's 4.3); 'difference': minus the fair head's; 'rotation': the paper's 4.2" },
+    method: {
+      type: 'enum',
+      values: METHODS,
+      default: 'sign',
+      description: "'sign': the desired head's cross-entropy (the paper's 4.3); 'difference': minus the fair head's; 'rotation': the paper's 4.2; 'influence': the refit's first-order turn toward the desired model",
+    },
     direction: { type: 'enum', values: ['toward', 'away'] as const, default: 'toward', description: "'toward' the desired model (the paper), 'away' from it (poisoning)" },
     step: { type: 'number', default: 1, min: 0, max: 255, description: 'Pixel levels moved per iteration (the first one, with a decaying schedule); fractions accumulate' },
     iterations: { type: 'integer', default: 1, min: 1, description: 'Gradient steps in this stage; the images are rounded to whole levels for each gradient and at the end' },
@@ -112,7 +137,7 @@ export const perturbStage = defineStage({
     images: { kind: 'table', description: 'Training images before this step (the clean ones at step 1)' },
     original: { kind: 'table', description: 'The clean training images (for the budget and the statistics)' },
     model: { kind: 'table', description: 'The desired model, fit on the test features' },
-    fair: { kind: 'table', optional: true, description: "The fair model, fit on the clean training features (methods 'difference' and 'rotation')" },
+    fair: { kind: 'table', optional: true, description: "The fair model, fit on the clean training features (methods 'difference', 'rotation' and 'influence')" },
     backbone: { kind: 'blob', description: 'The frozen feature extractor' },
   },
   outputs: {
@@ -147,7 +172,17 @@ export const perturbStage = defineStage({
       const direction = params.direction as Direction;
       const steps = stepSizes(params.schedule as Schedule, params.step, params.iterations);
       const fair = fairModel && linearHead(fairModel, "input 'fair'");
-      const weights = method === 'rotation' ? { desired: augmentedWeights(desiredModel, "input 'model'"), fair: augmentedWeights(fairModel!, "input 'fair'") } : undefined;
+      const weights =
+        method === 'rotation' || method === 'influence' ? { desired: augmentedWeights(desiredModel, "input 'model'"), fair: augmentedWeights(fairModel!, "input 'fair'") } : undefined;
+      const influence =
+        method === 'influence'
+          ? await influenceDirections(await engine.features(original.pixels, original.count), original.labels, weights!.desired, weights!.fair, {
+              C: fairModel!.settings.C,
+              threads: context.threads,
+              ...INFLUENCE_SOLVE,
+              signal: context.signal,
+            })
+          : undefined;
       const perturbed = new Uint8Array(images.pixels.length);
       let desiredLoss = 0;
       let desiredCorrect = 0;
@@ -158,7 +193,17 @@ export const perturbStage = defineStage({
         const range = [start * IMAGE_BYTES, (start + count) * IMAGE_BYTES] as const;
         const labels = images.labels.subarray(start, start + count);
         const before = images.pixels.subarray(...range);
-        const attack = await attackFor(method, engine, { direction, labels, desired, fair, weights, delta: params.delta, pixels: before, count });
+        const attack = await attackFor(method, engine, {
+          direction,
+          labels,
+          desired,
+          fair,
+          weights,
+          delta: params.delta,
+          influence: influence?.directions.subarray(start * engine.dimension, (start + count) * engine.dimension),
+          pixels: before,
+          count,
+        });
         const position = new Float64Array(before);
         let current = before;
         for (const step of steps) {
@@ -187,7 +232,8 @@ export const perturbStage = defineStage({
           ...stats,
           desired_loss: desiredLoss / images.count,
           desired_accuracy: desiredCorrect / images.count,
-          ...(weights ? { feature_distance_remaining: remainingDistance / images.count } : {}),
+          ...(method === 'rotation' ? { feature_distance_remaining: remainingDistance / images.count } : {}),
+          ...(influence ? { influence_moving_fraction: influence.movingFraction, influence_relative_residual: influence.relativeResidual } : {}),
         },
       };
     } finally {

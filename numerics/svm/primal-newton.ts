@@ -49,7 +49,7 @@ export interface NewtonOutcome {
   readonly objective: number;
 }
 
-type Solver<T> = Generator<ProductRequest, T, Float64Array>;
+export type Solver<T> = Generator<ProductRequest, T, Float64Array>;
 
 const dot = (a: Float64Array, b: Float64Array) => {
   let sum = 0;
@@ -66,6 +66,64 @@ const scaledDot = (u: Float64Array, m: Float64Array, v: Float64Array) => {
 const addScaled = (y: Float64Array, a: number, x: Float64Array) => {
   for (let j = 0; j < y.length; j++) y[j] += a * x[j];
 };
+
+/** LIBLINEAR's preconditioner of the generalized Hessian I + 2 X' diag(activeWeight) X: its diagonal, mixed 1 % with the identity. */
+function* diagonalPreconditioner(activeWeight: Float64Array): Solver<Float64Array> {
+  const diagonal = yield { kind: 'squaredTransposeTimes', vector: activeWeight };
+  const identityShare = 0.01;
+  for (let j = 0; j < diagonal.length; j++) diagonal[j] = 1 - identityShare + identityShare * (1 + 2 * diagonal[j]);
+  return diagonal;
+}
+
+/** (I + 2 X' diag(activeWeight) X) v */
+function* hessianProduct(v: Float64Array, activeWeight: Float64Array): Solver<Float64Array> {
+  const product = yield { kind: 'hessianTimes', vector: v, rowWeights: activeWeight };
+  for (let j = 0; j < v.length; j++) product[j] = v[j] + 2 * product[j];
+  return product;
+}
+
+export interface HessianSystem {
+  /** +1 / -1 per training row. */
+  readonly y: Int8Array;
+  readonly C: number;
+  /** The point whose generalized Hessian is solved with (d weights, plus the bias weight). */
+  readonly w: Float64Array;
+  readonly right: Float64Array;
+  /** Stop when |residual| <= tolerance |right| ... */
+  readonly tolerance: number;
+  /** ... or after this many conjugate-gradient steps. */
+  readonly maxSteps: number;
+}
+
+/**
+ * Solves H z = right for the generalized Hessian H = I + 2 X' D X of f at w (D = C on the rows with
+ * y_i w.x_i < 1), by conjugate gradient with LIBLINEAR's diagonal preconditioner.
+ */
+export function* solveHessianSystem(system: HessianSystem): Solver<{ solution: Float64Array; steps: number; relativeResidual: number }> {
+  const { y, C, w, right } = system;
+  const margins = yield { kind: 'times', vector: w };
+  const activeWeight = Float64Array.from(margins, (margin, i) => (y[i] * margin < 1 ? C : 0));
+  const M = yield* diagonalPreconditioner(activeWeight);
+  const solution = new Float64Array(right.length);
+  const residual = Float64Array.from(right);
+  const rightNorm = Math.sqrt(dot(right, right));
+  let z = Float64Array.from(residual, (r, j) => r / M[j]);
+  const direction = Float64Array.from(z);
+  let zr = dot(z, residual);
+  let steps = 0;
+  while (steps < system.maxSteps && Math.sqrt(dot(residual, residual)) > system.tolerance * rightNorm) {
+    steps++;
+    const hd = yield* hessianProduct(direction, activeWeight);
+    const alpha = zr / dot(direction, hd);
+    addScaled(solution, alpha, direction);
+    addScaled(residual, -alpha, hd);
+    z = Float64Array.from(residual, (r, j) => r / M[j]);
+    const zrNext = dot(z, residual);
+    for (let j = 0; j < direction.length; j++) direction[j] = (zrNext / zr) * direction[j] + z[j];
+    zr = zrNext;
+  }
+  return { solution, steps, relativeResidual: Math.sqrt(dot(residual, residual)) / rightNorm };
+}
 
 export function* trustRegionNewton(problem: NewtonProblem): Solver<NewtonOutcome> {
   const { y, C, variables: nv } = problem;
@@ -101,18 +159,8 @@ export function* trustRegionNewton(problem: NewtonProblem): Solver<NewtonOutcome
     return gradient;
   }
 
-  function* preconditioner(): Solver<Float64Array> {
-    const diagonal = yield { kind: 'squaredTransposeTimes', vector: activeWeight };
-    const identityShare = 0.01;
-    for (let j = 0; j < nv; j++) diagonal[j] = 1 - identityShare + identityShare * (1 + 2 * diagonal[j]);
-    return diagonal;
-  }
-
-  function* hessianTimes(v: Float64Array): Solver<Float64Array> {
-    const product = yield { kind: 'hessianTimes', vector: v, rowWeights: activeWeight };
-    for (let j = 0; j < nv; j++) product[j] = v[j] + 2 * product[j];
-    return product;
-  }
+  const preconditioner = () => diagonalPreconditioner(activeWeight);
+  const hessianTimes = (v: Float64Array) => hessianProduct(v, activeWeight);
 
   /** Approximately minimizes g's + s'Hs/2 over |s|_M <= radius; returns the step and the residual -(g + Hs). */
   function* conjugateGradient(radius: number, gradient: Float64Array, M: Float64Array) {
@@ -215,20 +263,40 @@ export function* trustRegionNewton(problem: NewtonProblem): Solver<NewtonOutcome
   return { weights: w, iterations: iteration - 1, conjugateGradientSteps, converged, objective: current.value };
 }
 
-/**
- * Runs the problems in lockstep, serving each round's requests with one product per kind.
- * `bias` < 0: no bias feature; otherwise the last variable multiplies a constant feature `bias`.
- */
-export async function solveInLockstep(
+/** Solves the one-vs-rest Newton problems together (runInLockstep). */
+export function solveInLockstep(
   problems: readonly NewtonProblem[],
   products: MatrixProducts,
-  shape: { readonly rows: number; readonly dimension: number; readonly bias: number },
+  shape: MatrixShape,
   onRound: (finished: number) => void,
   signal?: AbortSignal,
 ): Promise<NewtonOutcome[]> {
+  return runInLockstep(
+    problems.map((problem) => trustRegionNewton(problem)),
+    products,
+    shape,
+    onRound,
+    signal,
+  );
+}
+
+export interface MatrixShape {
+  readonly rows: number;
+  readonly dimension: number;
+  /** < 0: no bias feature; otherwise the last variable multiplies a constant feature `bias`. */
+  readonly bias: number;
+}
+
+/** Runs solvers (one per class) in lockstep, serving each round's requests with one product per kind. */
+export async function runInLockstep<T>(
+  solvers: Solver<T>[],
+  products: MatrixProducts,
+  shape: MatrixShape,
+  onRound: (finished: number) => void,
+  signal?: AbortSignal,
+): Promise<T[]> {
   const { rows: n, dimension: d, bias } = shape;
-  const solvers = problems.map((problem) => trustRegionNewton(problem));
-  const outcomes: (NewtonOutcome | undefined)[] = problems.map(() => undefined);
+  const outcomes: (T | undefined)[] = solvers.map(() => undefined);
   const pending = new Map<number, ProductRequest>();
   const advance = (index: number, answer?: Float64Array) => {
     const state = answer === undefined ? solvers[index].next() : solvers[index].next(answer);
@@ -250,7 +318,7 @@ export async function solveInLockstep(
     }
     onRound(outcomes.filter((outcome) => outcome !== undefined).length);
   }
-  return outcomes as NewtonOutcome[];
+  return outcomes as T[];
 
   async function serve(kind: ProductKind, requests: ProductRequest[]): Promise<Float64Array[]> {
     const k = requests.length;
