@@ -1,6 +1,7 @@
 // The perturb stage on real CIFAR-10 images with the real MobileNet (main setting) and a desired
 // SVM fit on the real test features: the sign method's single unit step is the paper's step
-// computed directly, steps are numbered from the image tables' metadata, and a method that needs
+// computed directly, steps are numbered from the image tables' metadata, influence steps move the
+// features along their directions, and a method that needs
 // the fair model says so.
 
 import { beforeAll, describe, expect, test } from 'vitest';
@@ -9,7 +10,8 @@ import type { Blob, StageContext } from '../pipeline/stage.js';
 import { decodeBackbone, encodeBackbone } from '../numerics/backbones/serialize.js';
 import { loadMobileNet } from '../numerics/backbones/mobilenet.js';
 import { OnnxEngine } from '../numerics/engines/onnx-engine.js';
-import { linearHead } from '../numerics/linear-head.js';
+import { augmentedWeights, linearHead } from '../numerics/linear-head.js';
+import { influenceDirections } from '../numerics/influence.js';
 import { signedStep } from '../numerics/perturbation.js';
 import { fitLinearSvm, modelToTable, tableToModel } from '../numerics/svm/index.js';
 import type { Table } from '../pipeline/arrow.js';
@@ -23,6 +25,8 @@ const defaults = Object.fromEntries(Object.entries(perturbStage.params).map(([na
 
 describe('perturb stage', () => {
   let train: ImageSet;
+  /** The first 60 training images: every class. */
+  let everyClass: ImageSet;
   let backbone: Blob;
   let desired: Table;
 
@@ -30,6 +34,7 @@ describe('perturb stage', () => {
     const mini = loadMiniCifar();
     // The first 20 training images; the desired model on the test set's features.
     train = { ...mini.train, count: 20, labels: mini.train.labels.subarray(0, 20), pixels: mini.train.pixels.subarray(0, 20 * 3072), indices: mini.train.indices.subarray(0, 20) };
+    everyClass = { ...mini.train, count: 60, labels: mini.train.labels.subarray(0, 60), pixels: mini.train.pixels.subarray(0, 60 * 3072), indices: mini.train.indices.subarray(0, 60) };
     backbone = { extension: 'safetensors', bytes: encodeBackbone(await loadMobileNet(MODELS)) };
     const engine = new OnnxEngine(decodeBackbone(backbone.bytes), { inputSize: 32, featureLayer: 'conv_pw_5_relu', threads: 2, batchSize: 50 });
     const features = await engine.features(mini.test.pixels, mini.test.count);
@@ -56,6 +61,37 @@ describe('perturb stage', () => {
     expect(tableToImageSet(second.images).description).toEqual({ method: 'sign', direction: 'toward', budget: '0', step: '2' });
     // A second step lowers the desired head's loss further on these images.
     expect(second.stats.desired_loss).toBeLessThan(first.stats.desired_loss as number);
+  }, 120_000);
+
+  test("'influence' moves each image's features along its influence direction (toward) or against it (away), within the budget", async () => {
+    const engine = new OnnxEngine(decodeBackbone(backbone.bytes), { inputSize: 32, featureLayer: 'conv_pw_5_relu', threads: 2, batchSize: 10 });
+    const clean = await engine.features(everyClass.pixels, everyClass.count);
+    const features = { count: everyClass.count, dimension: engine.dimension, labels: everyClass.labels, features: clean, classes: everyClass.classes, description: {} };
+    const fairModel = await fitLinearSvm(features, { solver: 'primal-newton', C: 1, eps: 0, bias: 1 });
+    const { directions } = await influenceDirections(clean, everyClass.labels, augmentedWeights(tableToModel(desired)), augmentedWeights(fairModel), { C: 1, threads: 2, tolerance: 0.01, maxSteps: 1000 });
+    const alongDirections = async (images: Table) => {
+      const moved = await engine.features(tableToImageSet(images).pixels, everyClass.count);
+      let sum = 0;
+      for (let i = 0; i < moved.length; i++) sum += directions[i] * (moved[i] - clean[i]);
+      return sum;
+    };
+    const images = imageSetToTable(everyClass);
+    const perturb = (direction: string) =>
+      perturbStage.run(
+        { images, original: images, model: desired, fair: modelToTable(fairModel), backbone },
+        { ...defaults, ...setting, method: 'influence', budget: 2, step: 2, iterations: 2, schedule: 'decay', direction } as never,
+        context,
+      );
+    const toward = await perturb('toward');
+    const away = await perturb('away');
+    expect(await alongDirections(toward.images)).toBeGreaterThan(0);
+    expect(await alongDirections(away.images)).toBeLessThan(0);
+    await engine.dispose();
+    for (const result of [toward, away]) {
+      expect(result.stats).toMatchObject({ method: 'influence', budget: 2, max_abs_change_from_original: 2 });
+      expect(result.stats.influence_moving_fraction).toBeGreaterThan(0);
+      expect(result.stats.influence_relative_residual).toBeLessThanOrEqual(0.01);
+    }
   }, 120_000);
 
   test("'difference' and 'rotation' need the fair model", async () => {
