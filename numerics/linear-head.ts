@@ -71,6 +71,36 @@ export function classAngles(a: AugmentedWeights, b: AugmentedWeights): number[] 
   });
 }
 
+/**
+ * Each class's weight vector split into its projection on the plane of the desired and fair
+ * weights of that class, and the rest: how much of a refit turned toward the desired model
+ * (in the plane) and how much went elsewhere. `offPlaneShare[c]` is |rest| / |weights|.
+ */
+export function planeParts(model: AugmentedWeights, desired: AugmentedWeights, fair: AugmentedWeights): { inPlane: AugmentedWeights; offPlaneShare: number[] } {
+  checkSameShape(model, desired);
+  checkSameShape(model, fair);
+  const n = model.length;
+  const inPlane = new Float64Array(model.vectors.length);
+  const offPlaneShare = Array.from({ length: model.classes }, (_, c) => {
+    const [w, a, b] = [model, desired, fair].map((weights) => weights.vectors.subarray(c * n, (c + 1) * n));
+    const dot = (u: Float64Array, v: Float64Array) => u.reduce((sum, value, j) => sum + value * v[j], 0);
+    // Least squares of w on [a, b]: the 2 x 2 normal equations.
+    const [aa, ab, bb, aw, bw] = [dot(a, a), dot(a, b), dot(b, b), dot(a, w), dot(b, w)];
+    const determinant = aa * bb - ab * ab;
+    if (!(determinant > 0)) throw new Error(`class ${c}: the desired and fair weights are parallel (or zero): no plane`);
+    const alpha = (bb * aw - ab * bw) / determinant;
+    const beta = (aa * bw - ab * aw) / determinant;
+    let rest = 0;
+    for (let j = 0; j < n; j++) {
+      const projected = alpha * a[j] + beta * b[j];
+      inPlane[c * n + j] = projected;
+      rest += (w[j] - projected) ** 2;
+    }
+    return Math.sqrt(rest / dot(w, w));
+  });
+  return { inPlane: { ...model, vectors: inPlane }, offPlaneShare };
+}
+
 /** The head's mean softmax cross-entropy and accuracy on labelled features (count x head.dimension). */
 export function headLossAndAccuracy(head: LinearHead, features: Float32Array, labels: Uint8Array): { loss: number; accuracy: number } {
   const count = labels.length;

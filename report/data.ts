@@ -47,13 +47,18 @@ export interface RowSetting {
   readonly k: number | null;
 }
 
+/** What the evaluation of a refit says about its weights (evaluate's metrics; null where absent). */
+export const REFIT_FIELDS = ['angle_to_desired_deg', 'in_plane_accuracy', 'off_plane_share'] as const;
+export type RefitField = (typeof REFIT_FIELDS)[number];
+
 export type ReportRow = RowSetting & {
   /** 0..1; null when no evaluation of this setting was given. */
   test_accuracy: number | null;
   train_accuracy: number | null;
   /** (test_accuracy - baseline test accuracy) * 100. */
   gain_points: number | null;
-} & Record<PerturbationField, number | null>;
+} & Record<PerturbationField, number | null> &
+  Record<RefitField, number | null>;
 
 /** The `rows` artifact of the report stage: everything the tables and figures show. */
 export interface ReportData {
@@ -173,6 +178,7 @@ export function collectReport(inputs: ReportInputs): ReportData {
       gain_points: testAccuracy === null ? null : roundMicro((testAccuracy - baselineAccuracy) * 100),
     } as ReportRow;
     for (const field of PERTURBATION_FIELDS) row[field] = perturbation ? finiteOrNull(perturbation.value[field]) : null;
+    for (const field of REFIT_FIELDS) row[field] = evaluation ? finiteOrNull(evaluation.value[field]) : null;
     rows.push(row);
   };
   for (const [key, evaluation] of evaluations) place(evaluation, perturbations.get(key));

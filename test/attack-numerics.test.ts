@@ -2,7 +2,7 @@
 // paper's 4.2, the angle between models, and the desired head's loss and accuracy.
 
 import { describe, expect, it } from 'vitest';
-import { augmentedWeights, classAngles, headLossAndAccuracy, linearHead, type AugmentedWeights } from '../numerics/linear-head.js';
+import { augmentedWeights, classAngles, headLossAndAccuracy, linearHead, planeParts, type AugmentedWeights } from '../numerics/linear-head.js';
 import { roundPixels, signedStep, signStep, stepSizes } from '../numerics/perturbation.js';
 import { rotationTargets } from '../numerics/rotation.js';
 import { seededUniform } from '../numerics/random.js';
@@ -116,6 +116,24 @@ describe('models as heads and weight vectors', () => {
     expect(angles[0]).toBeCloseTo(90, 10);
     expect(angles[1]).toBeCloseTo(0, 5);
     expect(angles[2]).toBeCloseTo(180, 5);
+  });
+
+  it('splits weights into their part in the plane of the desired and fair weights and the rest', () => {
+    const uniform = seededUniform(5);
+    const length = 7;
+    const weights = (vectors: number[][]): AugmentedWeights => ({ classes: vectors.length, length, vectors: Float64Array.from(vectors.flat()), constant: 1 });
+    const random = () => Array.from({ length }, () => 2 * uniform() - 1);
+    const [a, b, r] = [random(), random(), random()];
+    // r made orthogonal to a and b (Gram-Schmidt), then w = 2a - 3b + r.
+    const dot = (u: number[], v: number[]) => u.reduce((sum, value, j) => sum + value * v[j], 0);
+    const bOrth = b.map((value, j) => value - (dot(b, a) / dot(a, a)) * a[j]);
+    const rest = r.map((value, j) => value - (dot(r, a) / dot(a, a)) * a[j] - (dot(r, bOrth) / dot(bOrth, bOrth)) * bOrth[j]);
+    const w = a.map((value, j) => 2 * value - 3 * b[j] + rest[j]);
+    const { inPlane, offPlaneShare } = planeParts(weights([w]), weights([a]), weights([b]));
+    inPlane.vectors.forEach((value, j) => expect(value).toBeCloseTo(2 * a[j] - 3 * b[j], 12));
+    expect(offPlaneShare[0]).toBeCloseTo(Math.sqrt(dot(rest, rest) / dot(w, w)), 12);
+    expect(offPlaneShare[0]).toBeGreaterThan(0.05);
+    expect(() => planeParts(weights([w]), weights([a]), weights([a.map((value) => 2 * value)]))).toThrow(/parallel/);
   });
 
   it("gives the head's mean cross-entropy and accuracy", () => {

@@ -60,7 +60,8 @@ function budgetInputs(): ReportInputs {
       for (const k of [1, 2, 3]) {
         const coordinates = { setting: `${method}-${budget}`, direction: 'toward', k };
         const accuracy = 0.75 + 0.02 * budget + 0.001 * k + (method === 'difference' ? 0.05 : 0);
-        steps.push(item(`e-${method}-${budget}-${k}`, coordinates, { accuracy, train_accuracy: 0.99 }));
+        const refit = { angle_to_desired_deg: 60 - budget, in_plane_accuracy: 0.9 + 0.01 * budget, off_plane_share: 0.5 + 0.01 * k };
+        steps.push(item(`e-${method}-${budget}-${k}`, coordinates, { accuracy, train_accuracy: 0.99, ...(method === 'sign' ? refit : {}) }));
         perturbations.push(item(`p-${method}-${budget}-${k}`, coordinates, { ...perturbationMetrics(k, 'toward'), method, budget, desired_loss: 0.5 / k, desired_accuracy: 0.9 }));
       }
     }
@@ -168,6 +169,19 @@ describe('report rows', () => {
     // Sorted by method in input order, then budget, then k.
     expect(data.rows.slice(0, 4).map((r) => [r.method, r.budget, r.k])).toEqual([['sign', 1, 1], ['sign', 1, 2], ['sign', 1, 3], ['sign', 2, 1]]);
     expect(data.rows[9].method).toBe('difference');
+  });
+
+  it("carries what the evaluation says of the refit's weights into the rows and the full table, blank where it says nothing", () => {
+    const data = collectReport(budgetInputs());
+    const sign = data.rows.find((r) => r.method === 'sign' && r.budget === 2 && r.k === 3)!;
+    expect(sign).toMatchObject({ angle_to_desired_deg: 58, in_plane_accuracy: 0.92, off_plane_share: 0.53 });
+    const difference = data.rows.find((r) => r.method === 'difference' && r.budget === 2 && r.k === 3)!;
+    expect(difference).toMatchObject({ angle_to_desired_deg: null, in_plane_accuracy: null, off_plane_share: null });
+    const rows = parseCsv(renderCsv(data));
+    const signRow = rows.find((row) => row.method === 'sign' && row.budget === '2' && row.k === '3')!;
+    expect([signRow.toward_angle_to_desired_deg, signRow.toward_in_plane_accuracy_pct, signRow.toward_off_plane_share]).toEqual(['58.0', '92.0', '0.53']);
+    const differenceRow = rows.find((row) => row.method === 'difference' && row.budget === '2' && row.k === '3')!;
+    expect(differenceRow.toward_in_plane_accuracy_pct).toBe('');
   });
 
   it('leaves a step without an evaluation blank instead of inventing a value', () => {

@@ -59,6 +59,9 @@ describe('configs/smoke.yaml', () => {
       const metrics = workspace.metrics();
       const baseline = metrics.get('baseline')!.get('metrics')!;
       expect(baseline.angle_to_desired_deg).toBeGreaterThan(0);
+      // The fair model lies in its own plane of desired and fair weights.
+      expect(baseline.off_plane_share).toBeLessThan(1e-9);
+      expect(baseline.in_plane_accuracy).toBe(baseline.accuracy);
       for (const method of ['sign', 'difference', 'rotation']) {
         for (const direction of ['toward', 'away']) {
           const name = `method=${method},budget=2,direction=${direction}`;
@@ -71,6 +74,9 @@ describe('configs/smoke.yaml', () => {
           const evaluation = metrics.get(`attack_eval@${name}`)!.get('metrics')!;
           const gain = (evaluation.accuracy as number) - (baseline.accuracy as number);
           console.log(`${method} ${direction}: gain ${(100 * gain).toFixed(1)} points, angle to desired ${(baseline.angle_to_desired_deg as number).toFixed(1)} -> ${(evaluation.angle_to_desired_deg as number).toFixed(1)} deg, desired head on the perturbed images: loss ${(stats.desired_loss as number).toFixed(3)}, accuracy ${(100 * (stats.desired_accuracy as number)).toFixed(1)} %`);
+          expect(evaluation.off_plane_share).toBeGreaterThan(0);
+          expect(evaluation.off_plane_share).toBeLessThan(1);
+          expect(evaluation.in_plane_accuracy).toBeGreaterThanOrEqual(0);
           if (method === 'rotation') continue;
           if (direction === 'toward') {
             expect(gain, name).toBeGreaterThan(0);
