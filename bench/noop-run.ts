@@ -1,7 +1,7 @@
 // Times warm no-op `pipeline run`s (every stage fresh: the run parses the config, hashes keys and
 // outside inputs through the stat cache, checks the history and the artifacts' sizes, records the
 // run) as new processes, the way a user types them:
-// - the 32-stage study of configs/smoke.yaml, through `node dist/pipeline/cli.js` (the bundled
+// - the study of configs/smoke.yaml (56 stages), through `node dist/pipeline/cli.js` (the bundled
 //   CLI, no npm in between) and through `npx pipeline`; its cache is made warm first (one real run
 //   of the smoke study, about a minute, kept in --cache-dir for the next time);
 // - a 20-stage config of a trivial stage type, through the same bundle plus that type, with and
@@ -111,8 +111,8 @@ const loadBefore = loadavg()[0]!;
 try {
   const warmUp = runOnce({ label: 'smoke study, first run', command: [node, 'dist/pipeline/cli.js', ...smokeRun] });
   const smoke = timeInterleaved([
-    { label: 'smoke study (32 stages): node dist/pipeline/cli.js run', command: [node, 'dist/pipeline/cli.js', ...smokeRun] },
-    ...(options['skip-npx'] ? [] : [{ label: 'smoke study (32 stages): npx pipeline run', command: ['npx', 'pipeline', ...smokeRun] }]),
+    { label: 'smoke study: node dist/pipeline/cli.js run', command: [node, 'dist/pipeline/cli.js', ...smokeRun] },
+    ...(options['skip-npx'] ? [] : [{ label: 'smoke study: npx pipeline run', command: ['npx', 'pipeline', ...smokeRun] }]),
     { label: 'node -e 0 (Node start alone)', command: [node, '-e', '0'] },
   ]);
 
