@@ -25,6 +25,8 @@ export interface InfluenceOptions {
   /** ... or after this many steps. */
   readonly maxSteps: number;
   readonly signal?: AbortSignal;
+  /** Called after each round of conjugate-gradient steps (one product for every class still solving). */
+  readonly onRound?: (round: number) => void;
 }
 
 export interface InfluenceDirections {
@@ -82,7 +84,10 @@ export async function influenceDirections(
       ),
       products,
       shape,
-      () => options.signal?.throwIfAborted(),
+      (() => {
+        let round = 0;
+        return () => options.onRound?.(++round);
+      })(),
       options.signal,
     );
     const z = solves.map((solve) => solve.solution);

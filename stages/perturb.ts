@@ -181,6 +181,7 @@ export const perturbStage = defineStage({
               threads: context.threads,
               ...INFLUENCE_SOLVE,
               signal: context.signal,
+              onRound: (round) => context.progress(round, INFLUENCE_SOLVE.maxSteps, 'conjugate-gradient rounds (at most)'),
             })
           : undefined;
       const perturbed = new Uint8Array(images.pixels.length);
