@@ -191,6 +191,9 @@ export function reportNotes(data: ReportData): string[] {
     'Perturbation statistics compare the training images after k steps with the originals (pixel levels 0-255); ' +
       '"returned" is the share of pixel values that step k brought back to their original value; ' +
       '"desired loss" and "desired acc." are the desired head\'s on the perturbed training images.',
+    'Refit columns (blank unless the evaluation had the desired and fair models): the angle between the refit\'s and the desired model\'s ' +
+      'weight vectors (mean over classes, bias weight included); the test accuracy of the refit\'s weights projected, class by class, ' +
+      'on the plane of the desired and fair weights ("in-plane"); and the share of the weights\' norm outside that plane ("off-plane").',
     `Paper: ${data.paper.source}; beside the rows of its k, or of a budget of k levels; blank where it gives no figure.`,
   ];
 }

@@ -13,8 +13,8 @@ const utf8 = (text: string) => new TextEncoder().encode(text);
 
 export const reportStage = defineStage({
   name: 'report',
-  // 3: rows and the full table carry the refit's angle to the desired model, in-plane accuracy and off-plane share.
-  version: 3,
+  // 4: rows and the full table carry the refit's angle to the desired model, in-plane accuracy and off-plane share, and say what they are.
+  version: 4,
   description: 'Rows by method, direction, budget and k; the full and compact tables (Markdown, CSV, LaTeX); a labelled image grid',
   params: {
     grid_images: { type: 'integer', default: 8, min: 1, max: 64, description: 'Images in the grid, the first ones of the training set' },
