@@ -3,7 +3,7 @@
 // accuracy, gain, the paper's figure, PSNR); rendered as Markdown, CSV and LaTeX. The report stage
 // and the `pipeline report` command both render through here, so they print the same bytes.
 
-import { paperFigureFor, roundMicro, DEFAULT_METHOD, type PerturbationField, type RefitField, type ReportData, type ReportRow, type RowSetting } from './data.js';
+import { paperFigureFor, roundMicro, DEFAULT_METHOD, REFIT_FIELDS, type PerturbationField, type RefitField, type ReportData, type ReportRow, type RowSetting } from './data.js';
 import { booktabsTabular, csvTable, fixed, latexRow, latexText, markdownTable, percent, signedPoints } from './table-format.js';
 
 /** One column; `group` spans neighbouring columns in the LaTeX header. */
@@ -34,17 +34,17 @@ function directionsOf(data: ReportData): string[] {
 }
 
 /** Per-direction columns: the perturbation's statistics, then what the evaluation says of the refit's weights. */
-const ROW_COLUMNS: readonly { field: PerturbationField | RefitField; of: 'perturbation' | 'refit'; suffix: string; title: string; format: (v: number | null) => string }[] = [
-  { field: 'fraction_changed_from_original', of: 'perturbation', suffix: 'changed_pct', title: 'changed (%)', format: percent },
-  { field: 'mean_abs_change_from_original', of: 'perturbation', suffix: 'mean_abs_change', title: 'mean |Δ|', format: (v) => fixed(v, 2) },
-  { field: 'max_abs_change_from_original', of: 'perturbation', suffix: 'max_abs_change', title: 'max |Δ|', format: (v) => fixed(v, 0) },
-  { field: 'psnr_db', of: 'perturbation', suffix: 'psnr_db', title: 'PSNR (dB)', format: (v) => fixed(v, 1) },
-  { field: 'fraction_returned', of: 'perturbation', suffix: 'returned_pct', title: 'returned (%)', format: percent },
-  { field: 'desired_loss', of: 'perturbation', suffix: 'desired_loss', title: 'desired loss', format: (v) => fixed(v, 3) },
-  { field: 'desired_accuracy', of: 'perturbation', suffix: 'desired_accuracy_pct', title: 'desired acc. (%)', format: percent },
-  { field: 'angle_to_desired_deg', of: 'refit', suffix: 'angle_to_desired_deg', title: 'angle to desired (°)', format: (v) => fixed(v, 1) },
-  { field: 'in_plane_accuracy', of: 'refit', suffix: 'in_plane_accuracy_pct', title: 'in-plane acc. (%)', format: percent },
-  { field: 'off_plane_share', of: 'refit', suffix: 'off_plane_share', title: 'off-plane share', format: (v) => fixed(v, 2) },
+const ROW_COLUMNS: readonly { field: PerturbationField | RefitField; suffix: string; title: string; format: (v: number | null) => string }[] = [
+  { field: 'fraction_changed_from_original', suffix: 'changed_pct', title: 'changed (%)', format: percent },
+  { field: 'mean_abs_change_from_original', suffix: 'mean_abs_change', title: 'mean |Δ|', format: (v) => fixed(v, 2) },
+  { field: 'max_abs_change_from_original', suffix: 'max_abs_change', title: 'max |Δ|', format: (v) => fixed(v, 0) },
+  { field: 'psnr_db', suffix: 'psnr_db', title: 'PSNR (dB)', format: (v) => fixed(v, 1) },
+  { field: 'fraction_returned', suffix: 'returned_pct', title: 'returned (%)', format: percent },
+  { field: 'desired_loss', suffix: 'desired_loss', title: 'desired loss', format: (v) => fixed(v, 3) },
+  { field: 'desired_accuracy', suffix: 'desired_accuracy_pct', title: 'desired acc. (%)', format: percent },
+  { field: 'angle_to_desired_deg', suffix: 'angle_to_desired_deg', title: 'angle to desired (°)', format: (v) => fixed(v, 1) },
+  { field: 'in_plane_accuracy', suffix: 'in_plane_accuracy_pct', title: 'in-plane acc. (%)', format: percent },
+  { field: 'off_plane_share', suffix: 'off_plane_share', title: 'off-plane share', format: (v) => fixed(v, 2) },
 ];
 
 const capitalized = (text: string) => `${text[0].toUpperCase()}${text.slice(1)}`;
@@ -71,11 +71,12 @@ export function fullTable(data: ReportData): Table {
     { key: 'paper_toward_gain_pts', title: 'paper gain (pts)', group: 'Paper, toward', short: 'gain (pts)' },
   ];
   // The perturbation's statistics for each direction, then the refit's.
+  const isRefitField = (field: string) => (REFIT_FIELDS as readonly string[]).includes(field);
   const perDirection = (['perturbation', 'refit'] as const).flatMap((of) =>
-    directions.flatMap((direction) => ROW_COLUMNS.filter((column) => column.of === of).map((stat) => ({ direction, stat }))),
+    directions.flatMap((direction) => ROW_COLUMNS.filter((column) => isRefitField(column.field) === (of === 'refit')).map((stat) => ({ direction, stat, of }))),
   );
-  for (const { direction, stat } of perDirection) {
-    columns.push({ key: `${direction}_${stat.suffix}`, title: `${direction} ${stat.title}`, group: `${capitalized(direction)} ${stat.of}`, short: stat.title });
+  for (const { direction, stat, of } of perDirection) {
+    columns.push({ key: `${direction}_${stat.suffix}`, title: `${direction} ${stat.title}`, group: `${capitalized(direction)} ${of}`, short: stat.title });
   }
 
   const paperBaseline = data.paper.toward.find((point) => point.k === 0)?.test_accuracy ?? null;

@@ -69,9 +69,10 @@ export const auditStage = defineStage({
         .sort((a, b) => DIRECTIONS.indexOf(a.direction) - DIRECTIONS.indexOf(b.direction) || a.k - b.k)
         .map((step) => ({ model: `${step.direction} k=${step.k}`, ...step })),
     ];
-    const rows: AuditRow[] = models.map(({ model, direction, k, weights }) => {
-      const publicSample: Sample = { correct: sum(correctness(weights, publicSet, 'public')), count: publicSet.count };
-      const privateSample: Sample = { correct: sum(correctness(weights, privateSet, 'private')), count: privateSet.count };
+    const answered = models.map((entry) => ({ ...entry, public: correctness(entry.weights, publicSet, 'public'), private: correctness(entry.weights, privateSet, 'private') }));
+    const rows: AuditRow[] = answered.map(({ model, direction, k, public: publicAnswers, private: privateAnswers }) => {
+      const publicSample: Sample = { correct: sum(publicAnswers), count: publicSet.count };
+      const privateSample: Sample = { correct: sum(privateAnswers), count: privateSet.count };
       const pValue = fisherExactGreater(publicSample, privateSample);
       const [low, high] = newcombeInterval(publicSample, privateSample, params.confidence);
       const publicAccuracy = publicSample.correct / publicSample.count;
@@ -94,10 +95,9 @@ export const auditStage = defineStage({
     });
 
     // The honest vendor: the fair model's answers on all test images, re-split at random.
-    const fair = models[0].weights;
     const answers = new Uint8Array(publicSet.count + privateSet.count);
-    answers.set(correctness(fair, publicSet, 'public'));
-    answers.set(correctness(fair, privateSet, 'private'), publicSet.count);
+    answers.set(answered[0].public);
+    answers.set(answered[0].private, publicSet.count);
     const labels = new Uint8Array(answers.length);
     labels.set(publicSet.labels);
     labels.set(privateSet.labels, publicSet.count);
