@@ -34,7 +34,8 @@ const CACHE_TAG_TEXT = `${CACHE_TAG_SIGNATURE}
 /** What a cache made before the mark existed holds, and nothing else. */
 const UNMARKED_CACHE_ENTRIES = new Set(['history.db', 'history.db-wal', 'history.db-shm', 'history.db-journal', 'lock.db', 'lock.db-journal', 'lock-holder.json', 'objects', 'tmp']);
 
-function isMarked(dir: string): boolean {
+/** Whether `dir` carries the mark of a passeurs cache. */
+export function isMarked(dir: string): boolean {
   try {
     const text = readFileSync(join(dir, CACHE_TAG), 'utf8');
     return text.startsWith(CACHE_TAG_SIGNATURE) && text.includes('passeurs pipeline cache');

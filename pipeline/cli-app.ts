@@ -12,6 +12,7 @@ import { CacheBusyError } from '../cache/lock.js';
 import { CacheError } from '../cache/store.js';
 import { openCache, resolveCacheDir, type Cache } from './cache-handle.js';
 import { ConfigError, DEFAULT_CONFIG, loadPipeline, refsOf, type Pipeline } from './config.js';
+import { configMemoIn } from './config-memo.js';
 import { planPipeline, runPipeline, SelectionError, type ExecutionSummary, type RunSummary } from './engine.js';
 import { canonicalJson } from './hashing.js';
 import { HistorySchemaError, type History, type RunRecord } from './history.js';
@@ -334,7 +335,7 @@ export async function runCli(argv: readonly string[], setup: CliSetup): Promise<
       .option('set', { type: 'string', array: true, describe: 'override a param: name=value (global) or stage.param=value' });
   const jsonOption = { json: { type: 'boolean', default: false, describe: 'print JSON for scripts' } } as const;
   const waitOption = { wait: { type: 'boolean', default: true, describe: 'wait for another run using the cache (--no-wait: exit 3 instead)' } } as const;
-  const loadConfig = (args: ConfigArgs) => loadPipeline(args.config, setup.stages, args.set ?? []);
+  const loadConfig = (args: ConfigArgs) => loadPipeline(args.config, setup.stages, args.set ?? [], configMemoIn(resolveCacheDir(args['cache-dir'])));
 
   const parser = yargs([...argv])
     .scriptName('pipeline')

@@ -1,9 +1,11 @@
 // Pipeline configs: YAML -> validated, matrix-expanded, topologically sorted stage instances.
 // Every user error is a ConfigError naming the file, the line, the key and a fix.
 
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
-import { LineCounter, isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
 import type { OutsideSource } from './outside.js';
 import type { AnyStage, Coordinate, ParamSpec } from './stage.js';
 
@@ -70,24 +72,46 @@ const VARIABLE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const INTERPOLATION = /\$\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:([+-])\s*(\d+)\s*)?\}/g;
 const STAGE_KEYS = ['name', 'uses', 'params', 'inputs', 'matrix'];
 
-/** Locates YAML paths in the source text for error messages. */
+type Yaml = typeof import('yaml');
+const require = createRequire(import.meta.url);
+let yamlLibrary: Yaml | undefined;
+/**
+ * The yaml library, loaded on first use: parsing a config's text cold was a fifth of a warm no-op
+ * run, so a config whose parse is in a ConfigMemo is read without it (docs/speed-noop.md).
+ */
+function yaml(): Yaml {
+  yamlLibrary ??= require('yaml') as Yaml;
+  return yamlLibrary;
+}
+
+/** Locates YAML paths in the source text for error messages; parses the text on the first question. */
 class Source {
-  private readonly lineCounter = new LineCounter();
-  readonly document: Document;
+  private parsed: { readonly document: Document; readonly lineCounter: LineCounter } | undefined;
 
   constructor(
     readonly file: string,
-    text: string,
-  ) {
-    this.document = parseDocument(text, { lineCounter: this.lineCounter, prettyErrors: false });
+    private readonly text: string,
+  ) {}
+
+  get document(): Document {
+    return this.parse().document;
+  }
+
+  private parse() {
+    if (!this.parsed) {
+      const lineCounter = new (yaml().LineCounter)();
+      this.parsed = { document: yaml().parseDocument(this.text, { lineCounter, prettyErrors: false }), lineCounter };
+    }
+    return this.parsed;
   }
 
   lineAt(offset: number): number {
-    return this.lineCounter.linePos(offset).line;
+    return this.parse().lineCounter.linePos(offset).line;
   }
 
   /** Line of the last key of `path` (or of its deepest existing ancestor). */
   lineOf(path: Path): number {
+    const { isMap, isPair, isScalar, isSeq } = yaml();
     let node: unknown = this.document.contents;
     let offset = 0;
     for (const segment of path) {
@@ -247,19 +271,12 @@ interface PendingInstance {
   readonly params: Record<string, unknown>;
 }
 
-function parseOverrides(overrides: readonly string[], globals: Record<string, unknown>, declarationNames: ReadonlySet<string>) {
+/** Applies the --set values to the global params and the stage declarations they name. */
+function applyOverrides(overrides: readonly OverrideValue[], globals: Record<string, unknown>, declarationNames: ReadonlySet<string>) {
   const globalOverrides: Record<string, unknown> = {};
   const stageOverrides = new Map<string, Record<string, unknown>>();
-  for (const override of overrides) {
+  for (const { override, path, value } of overrides) {
     const fail = (problem: string, fix: string) => new ConfigError('--set', 0, override, problem, fix);
-    const equals = override.indexOf('=');
-    if (equals <= 0) throw fail('expected name=value', 'write --set subset=100 or --set stage_name.param=value');
-    const path = override.slice(0, equals);
-    const text = override.slice(equals + 1);
-    const document = parseDocument(text);
-    const yamlError = document.errors[0];
-    if (yamlError) throw fail(`the value ${JSON.stringify(text)} is not YAML (${firstLineOf(yamlError.message)})`, "write a YAML value: 3, word, [1, 2]; quote a string holding , [ ] { } or :");
-    const value = toPlainValue(document, () => fail('the value expands YAML aliases too many times', 'write the value out without aliases'));
     const dot = path.indexOf('.');
     if (dot < 0) {
       if (!(path in globals)) throw fail(`there is no global param "${path}"`, suggest(path, Object.keys(globals), 'global params'));
@@ -479,14 +496,57 @@ function toPlainValue(document: Document, excessiveAliases: () => ConfigError): 
   }
 }
 
-/** Parses, expands and validates a config text. Throws ConfigError. */
-export function parsePipeline(text: string, file: string, registry: readonly AnyStage[], overrides: readonly string[] = []): Pipeline {
+interface OverrideValue {
+  /** As typed: name=value. */
+  readonly override: string;
+  readonly path: string;
+  readonly value: unknown;
+}
+
+/** What the YAML of a config and of its --set values says, as plain data: all that the rest of a parse reads. */
+export interface ConfigData {
+  readonly root: unknown;
+  readonly overrides: readonly OverrideValue[];
+}
+
+/** Parses the YAML of a config text and of its --set values. Throws ConfigError. */
+export function readConfigData(text: string, file: string, overrides: readonly string[] = []): ConfigData {
   const source = new Source(file, text);
-  const yamlError = source.document.errors[0];
+  const { document } = source;
+  const yamlError = document.errors[0];
   if (yamlError) throw new ConfigError(file, source.lineAt(yamlError.pos[0]), '(yaml)', yamlError.message.split('\n')[0]!, 'fix the YAML syntax at that line');
-  const root = toPlainValue(source.document, () =>
+  const root = toPlainValue(document, () =>
     new ConfigError(file, 0, '(yaml)', 'its aliases (*name) expand to too many values (a YAML alias bomb?)', 'write the values out, or use aliases sparingly'),
   );
+  return {
+    root,
+    overrides: overrides.map((override) => {
+      const fail = (problem: string, fix: string) => new ConfigError('--set', 0, override, problem, fix);
+      const equals = override.indexOf('=');
+      if (equals <= 0) throw fail('expected name=value', 'write --set subset=100 or --set stage_name.param=value');
+      const text = override.slice(equals + 1);
+      const valueDocument = yaml().parseDocument(text);
+      const valueError = valueDocument.errors[0];
+      if (valueError) throw fail(`the value ${JSON.stringify(text)} is not YAML (${firstLineOf(valueError.message)})`, "write a YAML value: 3, word, [1, 2]; quote a string holding , [ ] { } or :");
+      const value = toPlainValue(valueDocument, () => fail('the value expands YAML aliases too many times', 'write the value out without aliases'));
+      return { override, path: override.slice(0, equals), value };
+    }),
+  };
+}
+
+/**
+ * Parses, expands and validates a config text. Throws ConfigError. `data`, when given, is what
+ * readConfigData returns for this text and these overrides (a ConfigMemo's copy).
+ */
+export function parsePipeline(
+  text: string,
+  file: string,
+  registry: readonly AnyStage[],
+  overrides: readonly string[] = [],
+  data: ConfigData = readConfigData(text, file, overrides),
+): Pipeline {
+  const source = new Source(file, text);
+  const { root } = data;
   if (!isPlainObject(root)) throw source.error([], '(top level)', 'expected a map with `params:` and `stages:`', 'start the file with `stages:`');
   for (const key of Object.keys(root)) {
     if (key !== 'params' && key !== 'stages') throw source.error([key], key, `unknown top-level key "${key}"`, suggest(key, ['params', 'stages'], 'top-level keys'));
@@ -499,7 +559,7 @@ export function parsePipeline(text: string, file: string, registry: readonly Any
   const registryByName = new Map(registry.map((stage) => [stage.name, stage]));
   const declarations = readDeclarations(source, root.stages, registryByName);
   const declarationNames = new Set(declarations.map((declaration) => declaration.name));
-  const { globalOverrides, stageOverrides } = parseOverrides(overrides, globalsValue, declarationNames);
+  const { globalOverrides, stageOverrides } = applyOverrides(data.overrides, globalsValue, declarationNames);
   const globals = new Map(Object.entries({ ...globalsValue, ...globalOverrides }));
 
   const pending = new Map<string, PendingInstance>();
@@ -534,12 +594,40 @@ export function parsePipeline(text: string, file: string, registry: readonly Any
   return { file, overrides: [...overrides], instances: sorted, byName: new Map(sorted.map((instance) => [instance.name, instance])) };
 }
 
-export function loadPipeline(file: string, registry: readonly AnyStage[], overrides: readonly string[] = []): Pipeline {
+/** Keeps what readConfigData returned for a config text and its overrides, by configDataKey. */
+export interface ConfigMemo {
+  get(key: string): ConfigData | undefined;
+  set(key: string, data: ConfigData): void;
+}
+
+/** Names the YAML parse of this text and these overrides by this version of the parser. */
+export function configDataKey(text: string, overrides: readonly string[]): string {
+  const parser = `yaml ${(require('yaml/package.json') as { version: string }).version}`;
+  return createHash('sha256').update(JSON.stringify({ parser, text, overrides })).digest('hex');
+}
+
+/** True when JSON carries the value exactly (no NaN, Infinity or -0, only plain objects and arrays). */
+function survivesJson(value: unknown): boolean {
+  if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+  if (typeof value === 'number') return Number.isFinite(value) && !Object.is(value, -0);
+  if (Array.isArray(value)) return value.every(survivesJson);
+  if (typeof value !== 'object' || Object.getPrototypeOf(value) !== Object.prototype) return false;
+  return Object.entries(value).every(([key, entry]) => key !== '__proto__' && survivesJson(entry));
+}
+
+export function loadPipeline(file: string, registry: readonly AnyStage[], overrides: readonly string[] = [], memo?: ConfigMemo): Pipeline {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
     throw new ConfigError(file, 0, '(file)', `cannot read the config: ${(error as Error).message}`, 'check the path (it is relative to the current directory)');
   }
-  return parsePipeline(text, file, registry, overrides);
+  if (!memo) return parsePipeline(text, file, registry, overrides);
+  const key = configDataKey(text, overrides);
+  let data = memo.get(key);
+  if (!data) {
+    data = readConfigData(text, file, overrides);
+    if (survivesJson(data.root) && data.overrides.every(({ value }) => survivesJson(value))) memo.set(key, data);
+  }
+  return parsePipeline(text, file, registry, overrides, data);
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { acquireCacheLock, type LockHolder } from '../cache/lock.js';
 import { claimCacheFolder, hashFile } from '../cache/store.js';
 import type { Cache } from './cache-handle.js';
+import { clearConfigMemo } from './config-memo.js';
 
 export interface LockOptions {
   readonly wait: boolean;
@@ -46,6 +47,7 @@ export async function collectGarbage(cache: Cache, options: LockOptions & { keep
         freedBytes += freed;
       }
       cache.store.clearTemporaryFiles();
+      clearConfigMemo(cache.dir);
     }
     return {
       keptResults: new Set(outputs.map((output) => output.key)).size - removedKeys.size,

@@ -5,6 +5,7 @@
 import { decodeArtifact } from './artifacts.js';
 import { openCache, resolveCacheDir, type Cache } from './cache-handle.js';
 import { loadPipeline, type Pipeline, type StageInstance } from './config.js';
+import { configMemoIn } from './config-memo.js';
 import { planPipeline, type Freshness } from './engine.js';
 import type { StoredOutput } from './history.js';
 import { commandLine, setOptions } from './shell.js';
@@ -58,8 +59,9 @@ export class Workspace {
 
   /** Parses the config (throws ConfigError) and opens its cache to read (creating nothing). Close it when done. */
   static open(options: WorkspaceOptions): Workspace {
-    const pipeline = loadPipeline(options.config, options.stages, options.overrides ?? []);
-    return new Workspace(pipeline, openCache(resolveCacheDir(options.cacheDir), 'read'));
+    const cacheDir = resolveCacheDir(options.cacheDir);
+    const pipeline = loadPipeline(options.config, options.stages, options.overrides ?? [], configMemoIn(cacheDir));
+    return new Workspace(pipeline, openCache(cacheDir, 'read'));
   }
 
   close(): void {
