@@ -244,6 +244,7 @@ function validateParams(
   const params: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(schema)) {
     const value = name in given ? given[name] : spec.default;
+    if (value === undefined && spec.optional) continue;
     if (value === undefined) {
       throw fail(name, ['stages', declarationIndex, 'params'], `missing required param "${name}" of stage type "${stage.name}" (${spec.description})`, `add \`${name}: <${spec.type === 'enum' ? spec.values.join('|') : spec.type}>\` under params`);
     }

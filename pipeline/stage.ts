@@ -52,6 +52,11 @@ interface InputValues extends ArtifactValues {
 
 interface ParamBase {
   readonly description: string;
+  /**
+   * Without a default, the config may leave it unset: it is then absent from the stage's params
+   * and from its key, so a param added this way keeps every existing result of the stage fresh.
+   */
+  readonly optional?: boolean;
 }
 export interface IntegerParam extends ParamBase {
   readonly type: 'integer';
@@ -98,8 +103,8 @@ type ParamValue<S extends ParamSpec> = S extends IntegerParam | NumberParam
           ? (S['items'] extends 'string' ? string : number)[]
           : never;
 
-/** The validated parameter values a stage receives: defaults already applied. */
-export type ParamsOf<S extends ParamSchema> = { readonly [K in keyof S]: ParamValue<S[K]> };
+/** The validated parameter values a stage receives: defaults already applied; an unset optional param is undefined. */
+export type ParamsOf<S extends ParamSchema> = { readonly [K in keyof S]: S[K]['optional'] extends true ? ParamValue<S[K]> | undefined : ParamValue<S[K]> };
 
 // -------------------------------------------------------- inputs and outputs
 

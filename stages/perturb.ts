@@ -3,7 +3,9 @@
 // The cheater holds a desired linear head (fit on the public test features). Every training
 // pixel moves along the sign of an input gradient, by one of three methods:
 //   sign        the paper's 4.3: the desired head's cross-entropy on the true label;
-//   difference  the desired head's cross-entropy minus the fair head's (the fair model is an input);
+//   difference  the desired head's cross-entropy minus the fair head's (the fair model is an input),
+//               or minus `fair_weight` times it: at larger budgets the full difference teaches the
+//               refit the fair model's opposite (docs/attacks.md);
 //   rotation    the paper's 4.2: the squared distance from the image's features to a target that
 //               rotates the fair model toward the desired one (numerics/rotation.ts);
 //   influence   the first-order effect of the image's features on the refit: the features move
@@ -61,6 +63,8 @@ interface AttackInputs {
   readonly fair?: LinearHead;
   readonly weights?: { readonly desired: AugmentedWeights; readonly fair: AugmentedWeights };
   readonly delta: number;
+  /** difference: the weight of the fair head's cross-entropy. */
+  readonly fairWeight: number;
   /** influence: the batch's feature-space directions (count x dimension). */
   readonly influence?: Float32Array;
   /** The batch's images before the steps. */
@@ -73,7 +77,7 @@ async function attackFor(method: Method, engine: FeatureEngine, a: AttackInputs)
     case 'sign':
       return { direction: a.direction, gradient: (pixels) => engine.lossGradient(pixels, a.labels, a.count, a.desired) };
     case 'difference':
-      return { direction: a.direction, gradient: (pixels) => engine.lossGradient(pixels, a.labels, a.count, a.desired, a.fair) };
+      return { direction: a.direction, gradient: (pixels) => engine.lossGradient(pixels, a.labels, a.count, a.desired, a.fair, a.fairWeight) };
     case 'influence': {
       // Raise v.f(x) (toward) or lower it (away): descend the distance to f(x) +- v, re-centred at every step.
       const sign = a.direction === 'toward' ? 1 : -1;
@@ -128,6 +132,7 @@ export const perturbStage = defineStage({
     schedule: { type: 'enum', values: SCHEDULES, default: 'constant', description: "'constant': every iteration moves `step`; 'decay': linearly down to step / iterations" },
     budget: { type: 'integer', default: 0, min: 0, max: 255, description: 'Largest total change of a pixel from the original (0: unbounded)' },
     delta: { type: 'number', default: 0.1, min: 0, description: "rotation: the rotation's size (radians, for orthogonal unit weight vectors)" },
+    fair_weight: { type: 'number', min: 0, optional: true, description: "difference: the weight of the fair head's cross-entropy (unset: 1)" },
     input_size: { type: 'integer', default: 64, min: 32, description: 'Side the 32x32 images are resized to inside the network (as in featurize)' },
     feature_layer: { type: 'string', description: 'Backbone layer whose flattened activations are the features (as in featurize)' },
     engine: { type: 'enum', values: ENGINE_KINDS, default: 'onnx', description: 'Compute engine for the input gradient' },
@@ -154,6 +159,7 @@ export const perturbStage = defineStage({
     checkSameImages(images, original);
     const desiredModel = tableToModel(inputs.model);
     const desired = linearHead(desiredModel, "input 'model'");
+    if (params.fair_weight !== undefined && method !== 'difference') throw new Error(`perturb: fair_weight applies to method 'difference' only (this stage's method is '${method}')`);
     if (method !== 'sign' && !inputs.fair) throw new Error(`perturb: method '${method}' needs the fair model: bind input 'fair' (e.g. fair: reference.fair)`);
     const fairModel = inputs.fair ? tableToModel(inputs.fair) : undefined;
     const engine = await createEngine(params.engine, decodeBackbone(inputs.backbone.bytes), {
@@ -201,6 +207,7 @@ export const perturbStage = defineStage({
           fair,
           weights,
           delta: params.delta,
+          fairWeight: params.fair_weight ?? 1,
           influence: influence?.directions.subarray(start * engine.dimension, (start + count) * engine.dimension),
           pixels: before,
           count,
@@ -233,6 +240,7 @@ export const perturbStage = defineStage({
           ...stats,
           desired_loss: desiredLoss / images.count,
           desired_accuracy: desiredCorrect / images.count,
+          ...(params.fair_weight !== undefined ? { fair_weight: params.fair_weight } : {}),
           ...(method === 'rotation' ? { feature_distance_remaining: remainingDistance / images.count } : {}),
           ...(influence ? { influence_moving_fraction: influence.movingFraction, influence_relative_residual: influence.relativeResidual } : {}),
         },

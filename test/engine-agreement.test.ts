@@ -116,17 +116,18 @@ describe('ONNX and tfjs engines agree on real CIFAR-10 images', () => {
     });
   }
 
-  test('the attack losses: cross-entropy difference of two heads, squared distance to target features (MobileNet, conv_pw_5_relu, input 32)', async () => {
+  test('the attack losses: cross-entropy difference of two heads (plain and weighted), squared distance to target features (MobileNet, conv_pw_5_relu, input 32)', async () => {
     const tfjs = await open(createTfjsEngine(mobileNet, { ...options('conv_pw_5_relu', 32), backend: 'wasm' }));
     const onnx = await open(new OnnxEngine(mobileNet, options('conv_pw_5_relu', 32)));
     const features = await tfjs.features(pixels, IMAGES);
     const head = headFor(features, tfjs.dimension, 7);
     const subtracted = headFor(features, tfjs.dimension, 8);
     const difference = [await onnx.lossGradient(pixels, labels, IMAGES, head, subtracted), await tfjs.lossGradient(pixels, labels, IMAGES, head, subtracted)];
+    const weighted = [await onnx.lossGradient(pixels, labels, IMAGES, head, subtracted, 0.4), await tfjs.lossGradient(pixels, labels, IMAGES, head, subtracted, 0.4)];
     // Targets: each image's features moved toward the next image's, half way.
     const targets = features.map((value, i) => 0.5 * (value + features[(i + tfjs.dimension) % features.length]));
     const distance = [await onnx.distanceGradient(pixels, targets, IMAGES), await tfjs.distanceGradient(pixels, targets, IMAGES)];
-    for (const [label, [fromOnnx, fromTfjs]] of [['difference', difference], ['distance', distance]] as const) {
+    for (const [label, [fromOnnx, fromTfjs]] of [['difference', difference], ['difference weighted 0.4', weighted], ['distance', distance]] as const) {
       const losses = relativeError(fromOnnx.losses, fromTfjs.losses);
       const gradient = relativeError(fromOnnx.gradient, fromTfjs.gradient);
       console.log(`${label} loss, onnx vs tfjs: max relative error losses ${losses.toExponential(2)}, input gradient ${gradient.toExponential(2)}`);

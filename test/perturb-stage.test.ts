@@ -94,6 +94,22 @@ describe('perturb stage', () => {
     }
   }, 120_000);
 
+  test("'difference' weighs the fair head's cross-entropy by fair_weight (0: 'sign'); only 'difference' takes it", async () => {
+    const fair = modelToTable(tableToModel(desired));
+    const images = imageSetToTable(train);
+    const overrides = { budget: 2, step: 2, iterations: 2, schedule: 'decay' };
+    const pixelsOf = async (more: Record<string, unknown>) => tableToImageSet((await run(images, { ...overrides, ...more }, fair)).images).pixels;
+    const sign = await pixelsOf({ method: 'sign' });
+    expect(Buffer.from(await pixelsOf({ method: 'difference', fair_weight: 0 })).equals(Buffer.from(sign))).toBe(true);
+    // With the desired model as the 'fair' one, the weighted difference is (1 - w) times the
+    // desired head's cross-entropy: the same sign steps for any w < 1; at w = 1 the loss is 0.
+    expect(Buffer.from(await pixelsOf({ method: 'difference', fair_weight: 0.5 })).equals(Buffer.from(sign))).toBe(true);
+    expect(Buffer.from(await pixelsOf({ method: 'difference' })).equals(Buffer.from(train.pixels))).toBe(true);
+    const stats = (await run(images, { ...overrides, method: 'difference', fair_weight: 0.5 }, fair)).stats;
+    expect(stats.fair_weight).toBe(0.5);
+    await expect(run(images, { method: 'sign', fair_weight: 0.5 }, fair)).rejects.toThrow(/fair_weight applies to method 'difference' only/);
+  }, 120_000);
+
   test("'difference' and 'rotation' need the fair model", async () => {
     await expect(run(imageSetToTable(train), { method: 'difference' })).rejects.toThrow(/needs the fair model: bind input 'fair'/);
     await expect(run(imageSetToTable(train), { method: 'rotation' })).rejects.toThrow(/needs the fair model/);

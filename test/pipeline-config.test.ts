@@ -4,6 +4,7 @@ import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../pipeline/cli-app.js';
 import { ConfigError, parsePipeline } from '../pipeline/config.js';
+import type { AnyStage } from '../pipeline/stage.js';
 import { testStages, temporaryFolder } from './fixtures/pipeline/helpers.js';
 
 const fixtures = join(import.meta.dirname, 'fixtures/pipeline');
@@ -59,6 +60,17 @@ stages:
     expect(overridden.instances.map((instance) => instance.name)).toEqual(['seed', 'grow@branch=a,k=1', 'grow@branch=b,k=1', 'other', 'sum', 'crunch']);
     expect(overridden.byName.get('seed')!.params.value).toBe(3);
     expect(overridden.byName.get('other')!.params).toEqual({ value: 8, sleep_ms: 0, tag: 'x' });
+  });
+
+  it('leaves an unset optional param out of the params (and so of the key), and validates it when set', () => {
+    const step = testStages.find((stage) => stage.name === 'step')!;
+    const extended = { ...step, params: { ...step.params, weight: { type: 'number', min: 0, optional: true, description: 'an added knob' } } } as AnyStage;
+    const stages = testStages.map((stage) => (stage === step ? extended : stage));
+    const unset = parsePipeline(chain, 'chain.yaml', stages);
+    expect(unset.byName.get('seed')!.params).toEqual(pipeline.byName.get('seed')!.params);
+    expect('weight' in unset.byName.get('seed')!.params).toBe(false);
+    expect(parsePipeline(chain, 'chain.yaml', stages, ['seed.weight=0.5']).byName.get('seed')!.params.weight).toBe(0.5);
+    expect(() => parsePipeline(chain, 'chain.yaml', stages, ['seed.weight=-1'])).toThrow(/seed\.weight: .*-1/);
   });
 
   it('rejects a --set of an unknown global or stage', () => {

@@ -30,9 +30,9 @@ export interface FeatureEngine {
   /**
    * Gradient of the sum over images of softmax cross-entropy(head(features(x)), label) with
    * respect to each 0..255 pixel value, and the per-image losses. With `subtracted`, the loss is
-   * that cross-entropy minus the same cross-entropy of the subtracted head.
+   * that cross-entropy minus `subtractedWeight` times the same cross-entropy of the subtracted head.
    */
-  lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead): Promise<LossGradient>;
+  lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead, subtractedWeight?: number): Promise<LossGradient>;
   /**
    * Gradient of the sum over images of the squared distance |features(x) - target|^2 with
    * respect to each 0..255 pixel value, and the per-image squared distances. targets: count x dimension.

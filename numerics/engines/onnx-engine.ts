@@ -99,7 +99,7 @@ export class OnnxEngine implements FeatureEngine {
     return features;
   }
 
-  async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead): Promise<LossGradient> {
+  async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead, subtractedWeight = 1): Promise<LossGradient> {
     this.checkPixels(pixels, count);
     if (labels.length !== count) throw new Error(`${labels.length} labels for ${count} images`);
     this.checkHead(head);
@@ -117,6 +117,7 @@ export class OnnxEngine implements FeatureEngine {
     if (subtracted) {
       headFeeds.subtracted_weights = new ort.Tensor('float32', subtracted.weights, [classes, subtracted.dimension]);
       headFeeds.subtracted_bias = new ort.Tensor('float32', subtracted.bias, [classes]);
+      headFeeds.subtracted_scale = new ort.Tensor('float32', Float32Array.of(subtractedWeight), [1]);
     }
     return this.runGradient(session, pixels, count, (start, size) => {
       const oneHot = new Float32Array(size * classes);

@@ -78,7 +78,7 @@ export class TfjsEngine implements FeatureEngine {
     }
   }
 
-  async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead): Promise<LossGradient> {
+  async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead, subtractedWeight = 1): Promise<LossGradient> {
     checkPixels(pixels, count);
     if (labels.length !== count) throw new Error(`tfjs engine: ${labels.length} labels for ${count} images`);
     const heads = subtracted ? [head, subtracted] : [head];
@@ -92,7 +92,7 @@ export class TfjsEngine implements FeatureEngine {
           const logits = tf.add(tf.matMul(features, weights, false, true), bias);
           return tf.sub(tf.logSumExp(logits, 1), tf.sum(tf.mul(logits, oneHot), 1));
         };
-        return tensors.length === 1 ? crossEntropy(tensors[0]) : tf.sub(crossEntropy(tensors[0]), crossEntropy(tensors[1]));
+        return tensors.length === 1 ? crossEntropy(tensors[0]) : tf.sub(crossEntropy(tensors[0]), tf.mul(crossEntropy(tensors[1]), subtractedWeight));
       });
     } finally {
       tf.dispose(tensors.flatMap(({ weights, bias }) => [weights, bias]));

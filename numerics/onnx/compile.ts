@@ -331,8 +331,9 @@ function crossEntropy(builder: GraphBuilder, features: string, oneHot: string, w
 
 /**
  * Inputs pixels, one_hot [N, K], head_weights [K, D], head_bias [K] (and, with `difference`,
- * subtracted_weights and subtracted_bias): losses = cross-entropy of the head, minus that of
- * the subtracted head with `difference`; gradient = d sum(losses) / d pixels.
+ * subtracted_weights, subtracted_bias and subtracted_scale [1]): losses = cross-entropy of the
+ * head, minus subtracted_scale times that of the subtracted head with `difference`;
+ * gradient = d sum(losses) / d pixels.
  */
 export function compileLossGradient(backbone: BackboneDescription, options: CompileOptions, classes: number, difference = false): CompiledGraph {
   const builder = new GraphBuilder(`${backbone.name} ${options.featureLayer} ${difference ? 'loss difference' : 'loss'} gradient`);
@@ -345,8 +346,10 @@ export function compileLossGradient(backbone: BackboneDescription, options: Comp
   } else {
     const weights = builder.input('subtracted_weights', 'float', [classes, dimension]);
     const subtracted = crossEntropy(builder, features, oneHot, weights, builder.input('subtracted_bias', 'float', [classes]), 'subtracted');
-    builder.output(builder.node('Sub', [head.losses, subtracted.losses]), 'losses', 'float', [BATCH]);
-    outputPixelGradient(builder.node('Sub', [head.featuresGradient, subtracted.featuresGradient]));
+    // A scale of 1 multiplies exactly: the plain difference keeps its bits.
+    const scale = builder.input('subtracted_scale', 'float', [1]);
+    builder.output(builder.node('Sub', [head.losses, builder.node('Mul', [subtracted.losses, scale])]), 'losses', 'float', [BATCH]);
+    outputPixelGradient(builder.node('Sub', [head.featuresGradient, builder.node('Mul', [subtracted.featuresGradient, scale])]));
   }
   return { model: encodeModel(builder.build()), dimension };
 }
