@@ -129,7 +129,10 @@ function settingOf(item: ManyItem<Metrics>, statistics: Metrics | undefined, inp
   if (direction === undefined) {
     throw new Error(`${where}: no direction; give it a 'direction' matrix variable, or a perturbation with the same coordinates whose stats carry 'direction'`);
   }
-  return { method: String(value('method') ?? DEFAULT_METHOD), direction: String(direction), budget: count('budget', 0)!, k: count('k', null) };
+  // A variant (a param that changes the method's loss, such as the difference's fair weight) joins the method's name.
+  const method = String(value('method') ?? DEFAULT_METHOD);
+  const variant = value('variant');
+  return { method: variant === undefined ? method : `${method} (${String(variant)})`, direction: String(direction), budget: count('budget', 0)!, k: count('k', null) };
 }
 
 const settingKey = (setting: RowSetting) => JSON.stringify([setting.method, setting.direction, setting.budget, setting.k]);

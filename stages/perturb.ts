@@ -240,7 +240,7 @@ export const perturbStage = defineStage({
           ...stats,
           desired_loss: desiredLoss / images.count,
           desired_accuracy: desiredCorrect / images.count,
-          ...(params.fair_weight !== undefined ? { fair_weight: params.fair_weight } : {}),
+          ...(params.fair_weight !== undefined ? { fair_weight: params.fair_weight, variant: `fair weight ${params.fair_weight}` } : {}),
           ...(method === 'rotation' ? { feature_distance_remaining: remainingDistance / images.count } : {}),
           ...(influence ? { influence_moving_fraction: influence.movingFraction, influence_relative_residual: influence.relativeResidual } : {}),
         },

@@ -171,6 +171,18 @@ describe('report rows', () => {
     expect(data.rows[9].method).toBe('difference');
   });
 
+  it("names a perturbation's variant beside its method, so that two variants of one method are two rows", () => {
+    const inputs = budgetInputs();
+    const coordinates = { setting: 'weighted-3', direction: 'toward', k: 1 };
+    const data = collectReport({
+      ...inputs,
+      steps: [...inputs.steps, item('e-weighted', coordinates, { accuracy: 0.88, train_accuracy: 1 })],
+      perturbations: [...inputs.perturbations, item('p-weighted', coordinates, { ...perturbationMetrics(1, 'toward'), method: 'difference', variant: 'fair weight 0.25', budget: 3 })],
+    });
+    expect(data.rows.filter((row) => row.budget === 3 && row.k === 1).map((row) => row.method)).toEqual(['sign', 'difference', 'difference (fair weight 0.25)']);
+    expect(data.rows.find((row) => row.method === 'difference (fair weight 0.25)')!.test_accuracy).toBe(0.88);
+  });
+
   it("carries what the evaluation says of the refit's weights into the rows and the full table, blank where it says nothing", () => {
     const data = collectReport(budgetInputs());
     const sign = data.rows.find((r) => r.method === 'sign' && r.budget === 2 && r.k === 3)!;
