@@ -49,8 +49,9 @@ describe('the HTML report in a browser', () => {
       expect(box!.width, table).toBeGreaterThan(100);
       expect(box!.height, table).toBeGreaterThan(20);
     }
-    // The baseline, six plain steps (toward and away, k = 1..3) and six attacks (three methods at a budget of 2, both directions).
-    expect(await page.locator('table.compact tbody tr').count()).toBe(13);
+    // The baseline, six plain steps (toward and away, k = 1..3), six attacks (three methods at a
+    // budget of 2, both directions) and the weighted difference at that budget, both directions.
+    expect(await page.locator('table.compact tbody tr').count()).toBe(15);
     expect(await page.locator('table.compact tbody tr').first().innerText()).toMatch(/^clean \(k = 0\)/);
 
     const images = await page.locator('img').evaluateAll((elements) =>
