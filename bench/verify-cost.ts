@@ -25,7 +25,7 @@ try {
     for (const hash of hashes) {
       const stored = byHash.get(hash);
       if (!stored) continue; // an outside input: hashed as it is read, like before this check existed
-      const content = cache.store.read(stored);
+      const content = await cache.store.read(stored);
       const started = performance.now();
       sha256(content);
       hashMs += performance.now() - started;

@@ -8,7 +8,7 @@
 // deletes files only in a folder it marked, so a mistaken --cache-dir never empties a user's tmp/.
 
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, closeSync, fstatSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { chmod, open, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 
@@ -83,6 +83,8 @@ export interface StoredObject {
 }
 
 const HASH_CHUNK_BYTES = 8 * 1024 * 1024;
+/** Reads of an object: large enough to keep the disk busy, small enough to let other stages run between them. */
+const READ_CHUNK_BYTES = 32 * 1024 * 1024;
 /** `<sha256>.<extension>`, as write() names objects. */
 const OBJECT_FILE = /^([0-9a-f]{64})\.([a-z0-9]{1,16})$/;
 
@@ -95,27 +97,6 @@ export async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(path, { highWaterMark: HASH_CHUNK_BYTES })) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-/**
- * Reads a whole file into one freshly allocated buffer (no pooling, offset 0), so Arrow can
- * view its columns in place. Reads in chunks: a single read is capped at 2 GiB.
- */
-export function readWholeFile(path: string): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    const buffer = new Uint8Array(new ArrayBuffer(size));
-    let offset = 0;
-    while (offset < size) {
-      const read = readSync(fd, buffer, offset, Math.min(size - offset, 1 << 30), offset);
-      if (read === 0) throw new Error(`${path}: file shrank while being read`);
-      offset += read;
-    }
-    return buffer;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 export class ArtifactStore {
@@ -167,14 +148,36 @@ export class ArtifactStore {
     await rename(tmpPath, finalPath);
   }
 
-  /** The bytes of an object, checked against its sha256: damaged bytes throw CacheError, never reach a reader. */
-  read(object: StoredObject): Uint8Array {
+  /**
+   * The bytes of an object, checked against its sha256: damaged bytes throw CacheError, never
+   * reach a reader. One freshly allocated buffer (offset 0), so Arrow can view its columns in
+   * place. The file is read in chunks off the main thread, each hashed while the next one is
+   * read: a large input no longer holds up the other stages of a run for seconds (docs/speed.md).
+   */
+  async read(object: StoredObject): Promise<Uint8Array> {
     const path = this.pathOf(object);
-    const bytes = readWholeFile(path);
-    if (sha256(bytes) !== object.hash) {
-      throw new CacheError(path, 'damaged: its bytes no longer match the sha256 it is named by', 'run `pipeline verify` (it deletes damaged artifacts; the next run recomputes them)');
+    const handle = await open(path, 'r');
+    try {
+      const size = (await handle.stat()).size;
+      const bytes = new Uint8Array(new ArrayBuffer(size));
+      const hash = createHash('sha256');
+      const readFrom = (offset: number) => handle.read(bytes, offset, Math.min(size - offset, READ_CHUNK_BYTES), offset);
+      let next = size > 0 ? readFrom(0) : undefined;
+      for (let offset = 0; offset < size; ) {
+        const { bytesRead } = await next!;
+        if (bytesRead === 0) throw new CacheError(path, 'shrank while being read', 'run `pipeline verify` once no other process writes the cache');
+        const chunk = bytes.subarray(offset, offset + bytesRead);
+        offset += bytesRead;
+        next = offset < size ? readFrom(offset) : undefined;
+        hash.update(chunk);
+      }
+      if (hash.digest('hex') !== object.hash) {
+        throw new CacheError(path, 'damaged: its bytes no longer match the sha256 it is named by', 'run `pipeline verify` (it deletes damaged artifacts; the next run recomputes them)');
+      }
+      return bytes;
+    } finally {
+      await handle.close();
     }
-    return bytes;
   }
 
   /** Deletes an object file; returns the bytes it held, or undefined when there was none. */

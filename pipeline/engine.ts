@@ -264,7 +264,7 @@ class DamagedArtifactError extends Error {
 async function loadVerified(cache: Cache, producer: string, stored: StoredOutput): Promise<unknown> {
   let bytes: Uint8Array;
   try {
-    bytes = cache.store.read(stored);
+    bytes = await cache.store.read(stored);
   } catch (error) {
     throw new DamagedArtifactError(producer, stored, errorMessage(error).split('\n')[0]!);
   }

@@ -111,7 +111,7 @@ export class Workspace {
   /** The value of a fresh instance's output (tables are zero-copy views of the file's bytes). */
   async load<K extends ArtifactKind>(instance: string, output: string): Promise<ArtifactValues[K]> {
     const stored = this.storedOutput(instance, output);
-    return (await decodeArtifact(stored.kind, this.cache.store.read(stored), stored.extension)) as ArtifactValues[K];
+    return (await decodeArtifact(stored.kind, await this.cache.store.read(stored), stored.extension)) as ArtifactValues[K];
   }
 
   /** Metrics of every fresh instance, keyed by instance name then output name: what the latest runs computed for this config. */

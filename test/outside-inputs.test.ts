@@ -204,7 +204,7 @@ async function loadNumbers(box: Sandbox, instance: string): Promise<number[]> {
   const freshness = planPipeline(box.cache, box.pipeline()).get(instance)!;
   if (freshness.state !== 'fresh') throw new Error(`${instance} is stale`);
   const stored = freshness.outputs.find((output) => output.output === 'numbers')!;
-  return (JSON.parse(Buffer.from(box.cache.store.read(stored)).toString('utf8')) as { values: number[] }).values;
+  return (JSON.parse(Buffer.from(await box.cache.store.read(stored)).toString('utf8')) as { values: number[] }).values;
 }
 
 describe('import-liblinear-model', () => {
