@@ -10,7 +10,7 @@
 // Usage: node scripts/bundle.mjs (npm run build runs it after tsc).
 
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { chmodSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -58,6 +58,8 @@ export async function bundle(entry, outdir) {
     sourcemap: true,
     logLevel: 'warning',
   });
+  // Executable, so that its shebang (which turns on huge pages, pipeline/cli.ts) is what starts it.
+  chmodSync(join(outdir, entry.replace(/^.*\//, '').replace(/\.ts$/, '.js')), 0o755);
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) await bundle('pipeline/cli.ts', join(root, 'dist/pipeline'));
