@@ -174,6 +174,15 @@ describe('pipeline command-line conventions', () => {
     expect(pipeline('--get-yargs-completions', 'pipeline', 'run', '--f').stdout.split('\n')).toContain('--force');
   });
 
+  it('started as a program, the bin runs under its shebang, which asks glibc for huge pages', () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '--import=data:text/javascript,console.error(process.env.GLIBC_TUNABLES)' };
+    delete env.GLIBC_TUNABLES;
+    const started = spawnSync(bin, ['--version'], { cwd: root, encoding: 'utf8', env });
+    expect(started.status).toBe(0);
+    expect(started.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(started.stderr.trim()).toBe('glibc.malloc.hugetlb=1');
+  });
+
   it('every verb shows examples in its help; report, like the others, defaults its config', () => {
     for (const verb of ['run', 'status', 'dag', 'history', 'compare', 'show', 'gc', 'verify', 'report', 'export']) {
       const help = pipeline(verb, '--help');
