@@ -6,21 +6,12 @@ import * as ort from 'onnxruntime-node';
 import type { BackboneDescription } from '../backbones/description.js';
 import { compileDistanceGradient, compileForward, compileLossGradient, type CompileOptions } from '../onnx/compile.js';
 import { featureDimension } from '../backbones/description.js';
+import { cpuSessionOptions } from '../onnx/session.js';
 import type { EngineOptions, FeatureEngine, LinearHead, LossGradient } from './engine.js';
 
 export interface OnnxEngineOptions extends EngineOptions {
   /** Side of the input images; 32 (CIFAR) unless given. */
   readonly imageSize?: number;
-}
-
-function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
-  return {
-    executionProviders: ['cpu'],
-    graphOptimizationLevel: 'all',
-    executionMode: 'sequential',
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-  };
 }
 
 export class OnnxEngine implements FeatureEngine {
@@ -43,14 +34,14 @@ export class OnnxEngine implements FeatureEngine {
   }
 
   private forward(): Promise<ort.InferenceSession> {
-    this.forwardSession ??= ort.InferenceSession.create(compileForward(this.backbone, this.compileOptions).model, sessionOptions(this.options.threads));
+    this.forwardSession ??= ort.InferenceSession.create(compileForward(this.backbone, this.compileOptions).model, cpuSessionOptions(this.options.threads));
     return this.forwardSession;
   }
 
   private async gradient(loss: string, compile: () => Uint8Array): Promise<ort.InferenceSession> {
     if (this.gradientSession?.loss !== loss) {
       const previous = this.gradientSession?.session;
-      this.gradientSession = { loss, session: ort.InferenceSession.create(compile(), sessionOptions(this.options.threads)) };
+      this.gradientSession = { loss, session: ort.InferenceSession.create(compile(), cpuSessionOptions(this.options.threads)) };
       if (previous) await (await previous).release();
     }
     return this.gradientSession.session;

@@ -11,6 +11,7 @@ import ort from 'onnxruntime-node';
 import type { FeatureSet } from '../../data/tables.js';
 import { GraphBuilder } from '../onnx/builder.js';
 import { encodeModel } from '../onnx/model.js';
+import { cpuSessionOptions } from '../onnx/session.js';
 import { checkCompatible, predictionsFrom, type LinearSvmModel } from './model.js';
 
 // Small blocks: the copy stays in cache, and first touching fresh memory is slow (0.5 s for 100 MB here).
@@ -32,12 +33,7 @@ export async function decisionValuesInBlocks(model: LinearSvmModel, set: Feature
   const transposed = new Float64Array(d * rows);
   for (let r = 0; r < rows; r++) for (let j = 0; j < d; j++) transposed[j * rows + r] = model.weights[r * d + j];
   const intercepts = model.biasWeights.map((weight) => (model.settings.bias >= 0 ? model.settings.bias * weight : 0));
-  const session = await ort.InferenceSession.create(decisionGraph(), {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  });
+  const session = await ort.InferenceSession.create(decisionGraph(), cpuSessionOptions(threads));
   try {
     const W = new ort.Tensor('float64', transposed, [d, rows]);
     const B = new ort.Tensor('float64', intercepts, [1, rows]);

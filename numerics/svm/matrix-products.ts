@@ -21,6 +21,7 @@
 import ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/builder.js';
 import { encodeModel } from '../onnx/model.js';
+import { cpuSessionOptions } from '../onnx/session.js';
 
 /** Hessian products run on a copy of the active rows when they are at most this share of all rows. */
 const GATHER_BELOW = 1 / 3;
@@ -62,13 +63,7 @@ export interface MatrixProducts {
 
 /** Products with `matrix` (rows x dimension, row-major, float32 as stored), copied once to float64. */
 export async function matrixProducts(matrix: Float32Array, rows: number, dimension: number, threads: number): Promise<MatrixProducts> {
-  const options: ort.InferenceSession.SessionOptions = {
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-  };
-  const create = (graph: Uint8Array) => ort.InferenceSession.create(graph, options);
+  const create = (graph: Uint8Array) => ort.InferenceSession.create(graph, cpuSessionOptions(threads));
   const transposed = { transA: 1 };
   const [times, transposeTimes, squaredTransposeTimes, hessianTimes] = await Promise.all([
     create(productGraph('double', 'MatMul', ['d', 'k'], ['n', 'k'])),
