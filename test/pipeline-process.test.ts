@@ -174,13 +174,15 @@ describe('pipeline command-line conventions', () => {
     expect(pipeline('--get-yargs-completions', 'pipeline', 'run', '--f').stdout.split('\n')).toContain('--force');
   });
 
-  it('started as a program, the bin runs under its shebang, which asks glibc for huge pages', () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: '--import=data:text/javascript,console.error(process.env.GLIBC_TUNABLES)' };
+  it('started as a program, the bin runs under its shebang: glibc asked for huge pages, the collector exposed', () => {
+    // No spaces: NODE_OPTIONS splits on them.
+    const probe = "console.error(process.env.GLIBC_TUNABLES+'/'+typeof(globalThis.gc))";
+    const env: NodeJS.ProcessEnv = { ...process.env, NODE_OPTIONS: `--import=data:text/javascript,${probe}` };
     delete env.GLIBC_TUNABLES;
     const started = spawnSync(bin, ['--version'], { cwd: root, encoding: 'utf8', env });
     expect(started.status).toBe(0);
     expect(started.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
-    expect(started.stderr.trim()).toBe('glibc.malloc.hugetlb=1');
+    expect(started.stderr.trim()).toBe('glibc.malloc.hugetlb=1/function');
   });
 
   it('every verb shows examples in its help; report, like the others, defaults its config', () => {
