@@ -122,12 +122,19 @@ export class ArtifactStore {
   }
 
   /** The object some bytes would be stored as. */
-  identify(bytes: Uint8Array, extension: string): StoredObject {
-    return { hash: sha256(bytes), extension, size: bytes.byteLength };
+  /** The object whose bytes are the concatenation of `parts`. */
+  identify(parts: readonly Uint8Array[], extension: string): StoredObject {
+    const hash = createHash('sha256');
+    let size = 0;
+    for (const part of parts) {
+      hash.update(part);
+      size += part.byteLength;
+    }
+    return { hash: hash.digest('hex'), extension, size };
   }
 
-  /** Writes the bytes of `object` (from identify) atomically; an intact existing copy is kept. */
-  async write(object: StoredObject, bytes: Uint8Array): Promise<void> {
+  /** Writes `object` (from identify, with the same parts) atomically; an intact existing copy is kept. */
+  async write(object: StoredObject, parts: readonly Uint8Array[]): Promise<void> {
     if (this.hasIntact(object)) return;
     const finalPath = this.pathOf(object);
     mkdirSync(join(this.objectsDir, object.hash.slice(0, 2)), { recursive: true });
@@ -135,7 +142,8 @@ export class ArtifactStore {
     const tmpPath = join(this.tmpDir, `${object.hash}.${randomBytes(6).toString('hex')}.partial`);
     const handle = await open(tmpPath, 'w');
     try {
-      await handle.writeFile(bytes);
+      const { bytesWritten } = await handle.writev(parts as Uint8Array[]);
+      if (bytesWritten !== object.size) throw new Error(`${tmpPath}: wrote ${bytesWritten} of ${object.size} bytes`);
       await handle.sync();
     } catch (error) {
       await handle.close();

@@ -307,9 +307,9 @@ async function storeOutputs(cache: Cache, instance: StageInstance, produced: unk
   for (const name of declared) {
     const kind = kindOf(name);
     const encoded = await encodeArtifact(kind, values[name] as ArtifactValues[typeof kind]);
-    const object = cache.store.identify(encoded.bytes, encoded.extension);
+    const object = cache.store.identify(encoded.parts, encoded.extension);
     cache.history.notePendingObject(object);
-    await cache.store.write(object, encoded.bytes);
+    await cache.store.write(object, encoded.parts);
     outputs.push({ output: name, kind, ...object });
     if (kind === 'metrics') metrics.set(name, values[name] as Metrics);
   }

@@ -171,9 +171,9 @@ stages:
   it('removes objects that a killed run stored but never recorded, at the next run', async () => {
     const box = sandbox();
     const bytes = new TextEncoder().encode('{"orphan":true}');
-    const orphan = box.cache.store.identify(bytes, 'json');
+    const orphan = box.cache.store.identify([bytes], 'json');
     box.cache.history.notePendingObject(orphan);
-    await box.cache.store.write(orphan, bytes);
+    await box.cache.store.write(orphan, [bytes]);
     expect(existsSync(box.cache.store.pathOf(orphan))).toBe(true);
     await box.run();
     expect(existsSync(box.cache.store.pathOf(orphan))).toBe(false);

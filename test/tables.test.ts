@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { arrow } from '../pipeline/arrow.js';
 import { featureSetToTable, imageSetToTable, tableToFeatureSet, tableToImageSet, IMAGE_BYTES } from '../data/tables.js';
 import { pyarrowSnippet } from '../pipeline/python-snippet.js';
+import { encodeArtifact } from '../pipeline/artifacts.js';
 
 const sampleImages = () => ({
   count: 2,
@@ -98,6 +99,17 @@ describe('Arrow layouts', () => {
     } finally {
       rmSync(directory, { recursive: true, force: true });
     }
+  });
+
+  it('encodes a table artifact in parts whose concatenation is the Arrow IPC file, column buffers not copied', async () => {
+    const features = new Float32Array(5 * 7).map((_, i) => Math.sin(i));
+    const table = featureSetToTable({ count: 5, dimension: 7, labels: new Uint8Array([0, 1, 1, 0, 1]), features, classes: ['cat', 'dog'], description: { layer: 'x' } });
+    const { parts, extension } = await encodeArtifact('table', table);
+    expect(extension).toBe('arrow');
+    expect(parts.length).toBeGreaterThan(1);
+    expect(Buffer.concat(parts)).toEqual(Buffer.from(tableToIPC(table, 'file')));
+    expect(parts.some((part) => part.buffer === features.buffer)).toBe(true);
+    expect(tableToFeatureSet(tableFromIPC(Buffer.concat(parts))).features).toEqual(features);
   });
 
   it('refuses pixel buffers of the wrong size', () => {
