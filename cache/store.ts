@@ -9,7 +9,7 @@
 
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { chmod, open, rename, rm } from 'node:fs/promises';
+import { chmod, open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** A cache folder or file that cannot be used as it is. The message is one line: the path, what is wrong, the fix. */
@@ -92,6 +92,20 @@ export function sha256(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
+/**
+ * Writes the parts one after the other at the file's position. A write may take fewer bytes than
+ * asked (a `writev` of a 614 MB feature table took 404 MB), so each part is written until done.
+ */
+export async function writeParts(handle: Pick<FileHandle, 'write'>, parts: readonly Uint8Array[]): Promise<void> {
+  for (const part of parts) {
+    for (let offset = 0; offset < part.byteLength; ) {
+      const { bytesWritten } = await handle.write(part, offset, part.byteLength - offset);
+      if (bytesWritten <= 0) throw new Error(`a write took no bytes (${part.byteLength - offset} left)`);
+      offset += bytesWritten;
+    }
+  }
+}
+
 /** Streams a file through sha256 (constant memory, for multi-gigabyte artifacts). */
 export async function hashFile(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -142,8 +156,7 @@ export class ArtifactStore {
     const tmpPath = join(this.tmpDir, `${object.hash}.${randomBytes(6).toString('hex')}.partial`);
     const handle = await open(tmpPath, 'w');
     try {
-      const { bytesWritten } = await handle.writev(parts as Uint8Array[]);
-      if (bytesWritten !== object.size) throw new Error(`${tmpPath}: wrote ${bytesWritten} of ${object.size} bytes`);
+      await writeParts(handle, parts);
       await handle.sync();
     } catch (error) {
       await handle.close();

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { writeParts } from '../cache/store.js';
 import { exportArtifact } from '../commands/export.js';
 import { featureSetToTable } from '../data/tables.js';
 import { makeScratchFolder } from '../data/scratch.js';
@@ -80,6 +81,24 @@ function damageInPlace(path: string): void {
   bytes[bytes.length >> 1] ^= 0xff;
   writeFileSync(path, bytes);
 }
+
+describe('writing an object', () => {
+  it('writes every part whole when the file takes fewer bytes per write than asked', async () => {
+    const written: number[] = [];
+    const stingy = {
+      write: async (buffer: Uint8Array, offset = 0, length = buffer.byteLength) => {
+        const taken = Math.min(7, length);
+        written.push(...buffer.subarray(offset, offset + taken));
+        return { bytesWritten: taken, buffer };
+      },
+    };
+    const parts = [new Uint8Array(0), Uint8Array.from({ length: 5 }, (_, i) => i), Uint8Array.from({ length: 23 }, (_, i) => 100 + i), Uint8Array.of(255)];
+    await writeParts(stingy as never, parts);
+    expect(written).toEqual([...Buffer.concat(parts)]);
+    const stuck = { write: async (buffer: Uint8Array) => ({ bytesWritten: 0, buffer }) };
+    await expect(writeParts(stuck as never, [Uint8Array.of(1)])).rejects.toThrow('a write took no bytes (1 left)');
+  });
+});
 
 describe('the cache folder', () => {
   it('refuses a folder that is not a cache, leaving its tmp/ alone and writing nothing there', async () => {
