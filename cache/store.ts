@@ -135,7 +135,6 @@ export class ArtifactStore {
     }
   }
 
-  /** The object some bytes would be stored as. */
   /** The object whose bytes are the concatenation of `parts`. */
   identify(parts: readonly Uint8Array[], extension: string): StoredObject {
     const hash = createHash('sha256');

@@ -86,7 +86,7 @@ export async function fitLinearSvm(set: FeatureSet, params: SvmParams, options: 
     // The fit's float64 copy of X, X∘X and gathered rows (2.2 GB at 50,000 x 3,072) are array
     // buffers that V8 frees only at its next full collection, and a second fit in the same stage
     // (fit-reference-svm fits two) allocated its own beside them: that stage peaked at 3,335,752 KiB,
-    // 3,096,012 with this collection. `gc` exists where Node runs with --expose-gc, as the bin does.
+    // 3,074,412 with this collection. `gc` exists where Node runs with --expose-gc, as the bin does.
     (globalThis as { gc?: () => void }).gc?.();
   }
 
