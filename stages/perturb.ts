@@ -20,6 +20,7 @@
 // adding steps recomputes only the new ones; the image tables carry method, direction, budget
 // and step in their metadata.
 
+import pLimit from 'p-limit';
 import { defineStage } from '../pipeline/stage.js';
 import { imageSetToTable, tableToImageSet, IMAGE_BYTES, type ImageSet } from '../data/tables.js';
 import { tableToModel } from '../numerics/svm/model.js';
@@ -32,6 +33,10 @@ import { influenceDirections } from '../numerics/influence.js';
 import { perturbationStats, roundPixels, SCHEDULES, signStep, stepSizes, type Direction, type Schedule } from '../numerics/perturbation.js';
 
 const METHODS = ['sign', 'difference', 'rotation', 'influence'] as const;
+/** Images per engine call, in batches: the engine spreads a call's batches over its threads. */
+const CHUNK_BATCHES = 4;
+/** Chunks in flight: while one chunk's pixel steps run in JavaScript, the engine computes the next one's gradients. */
+const CHUNKS_IN_FLIGHT = 2;
 /** influence: how far conjugate gradient solves H z = g (a direction is all the sign steps need). */
 const INFLUENCE_SOLVE = { tolerance: 0.01, maxSteps: 1000 };
 type Method = (typeof METHODS)[number];
@@ -107,10 +112,10 @@ function squaredDistance(a: Float32Array, b: Float32Array, at: number, length: n
   return sum;
 }
 
-/** Sum over the batch of |features - target| / |features before - target|: 1 where the steps did not move toward the target, 0 where they reached it. */
-function remainingDistances(rotation: NonNullable<Attack['rotation']>, features: Float32Array, count: number, dimension: number): number {
+/** Sum over images from..to-1 of |features - target| / |features before - target|: 1 where the steps did not move toward the target, 0 where they reached it. */
+function remainingDistances(rotation: NonNullable<Attack['rotation']>, features: Float32Array, from: number, to: number, dimension: number): number {
   let sum = 0;
-  for (let n = 0; n < count; n++) sum += Math.sqrt(squaredDistance(features, rotation.targets, n * dimension, dimension)) / rotation.distances[n];
+  for (let n = from; n < to; n++) sum += Math.sqrt(squaredDistance(features, rotation.targets, n * dimension, dimension)) / rotation.distances[n];
   return sum;
 }
 
@@ -191,12 +196,10 @@ export const perturbStage = defineStage({
             })
           : undefined;
       const perturbed = new Uint8Array(images.pixels.length);
-      let desiredLoss = 0;
-      let desiredCorrect = 0;
-      let remainingDistance = 0;
-      for (let start = 0; start < images.count; start += params.batch_size) {
+      const dimension = engine.dimension;
+      /** Moves one chunk of images; returns the desired head's loss and accuracy (and the rotation's remaining distance) per batch. */
+      const perturbChunk = async (start: number, count: number) => {
         context.signal.throwIfAborted();
-        const count = Math.min(params.batch_size, images.count - start);
         const range = [start * IMAGE_BYTES, (start + count) * IMAGE_BYTES] as const;
         const labels = images.labels.subarray(start, start + count);
         const before = images.pixels.subarray(...range);
@@ -208,7 +211,7 @@ export const perturbStage = defineStage({
           weights,
           delta: params.delta,
           fairWeight: params.fair_weight ?? 1,
-          influence: influence?.directions.subarray(start * engine.dimension, (start + count) * engine.dimension),
+          influence: influence?.directions.subarray(start * dimension, (start + count) * dimension),
           pixels: before,
           count,
         });
@@ -221,11 +224,36 @@ export const perturbStage = defineStage({
         }
         perturbed.set(current, range[0]);
         const after = await engine.features(current, count);
-        const { loss, accuracy } = headLossAndAccuracy(desired, after, labels);
-        desiredLoss += loss * count;
-        desiredCorrect += accuracy * count;
-        if (attack.rotation) remainingDistance += remainingDistances(attack.rotation, after, count, engine.dimension);
-        context.progress(start + count, images.count, 'images');
+        const batches = [];
+        for (let from = 0; from < count; from += params.batch_size) {
+          const to = Math.min(from + params.batch_size, count);
+          batches.push({
+            count: to - from,
+            ...headLossAndAccuracy(desired, after.subarray(from * dimension, to * dimension), labels.subarray(from, to)),
+            remainingDistance: attack.rotation ? remainingDistances(attack.rotation, after, from, to, dimension) : 0,
+          });
+        }
+        done += count;
+        context.progress(done, images.count, 'images');
+        return batches;
+      };
+      let done = 0;
+      const chunk = params.batch_size * CHUNK_BATCHES;
+      const limit = pLimit(CHUNKS_IN_FLIGHT);
+      const chunks = [];
+      for (let start = 0; start < images.count; start += chunk) chunks.push(limit(() => perturbChunk(start, Math.min(chunk, images.count - start))));
+      const batches = await Promise.all(chunks).catch((error: unknown) => {
+        limit.clearQueue();
+        throw error;
+      });
+      // Summed batch by batch, in order: the same sums whichever chunk finished first.
+      let desiredLoss = 0;
+      let desiredCorrect = 0;
+      let remainingDistance = 0;
+      for (const batch of batches.flat()) {
+        desiredLoss += batch.loss * batch.count;
+        desiredCorrect += batch.accuracy * batch.count;
+        remainingDistance += batch.remainingDistance;
       }
       const step = stepNumber(images);
       const stats = perturbationStats(images.pixels, perturbed, original.pixels);
