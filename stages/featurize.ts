@@ -5,7 +5,7 @@ import { featureSetToTable, tableToImageSet, IMAGE_BYTES } from '../data/tables.
 import { decodeBackbone } from '../numerics/backbones/serialize.js';
 import { createEngine, ENGINE_KINDS } from '../numerics/engines/index.js';
 
-/** Images per progress report (and per cancellation check). */
+/** Batches per engine call (the engine spreads them over its threads), progress report and cancellation check. */
 const CHUNK_BATCHES = 4;
 
 export const featurizeStage = defineStage({
