@@ -160,6 +160,9 @@ export class ArtifactStore {
     } catch (error) {
       await handle.close();
       await rm(tmpPath, { force: true });
+      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+        throw new CacheError(this.cacheDir, `no space left on its disk for a ${object.size.toLocaleString('en-US')}-byte artifact`, 'free disk space (`pipeline gc` removes artifacts no recent run used), or use a --cache-dir on another disk');
+      }
       throw error;
     }
     await handle.close();
