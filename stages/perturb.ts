@@ -197,6 +197,7 @@ export const perturbStage = defineStage({
           : undefined;
       const perturbed = new Uint8Array(images.pixels.length);
       const dimension = engine.dimension;
+      let done = 0;
       /** Moves one chunk of images; returns the desired head's loss and accuracy (and the rotation's remaining distance) per batch. */
       const perturbChunk = async (start: number, count: number) => {
         context.signal.throwIfAborted();
@@ -237,7 +238,6 @@ export const perturbStage = defineStage({
         context.progress(done, images.count, 'images');
         return batches;
       };
-      let done = 0;
       const chunk = params.batch_size * CHUNK_BATCHES;
       const limit = pLimit(CHUNKS_IN_FLIGHT);
       const chunks = [];
