@@ -5,6 +5,8 @@
 // half-pixel centres inside the network, so that gradients are with respect to the 0..255
 // values of the 32x32 pixels themselves.
 
+import { IMAGE_BYTES } from '../../data/tables.js';
+
 /** A linear classifier on features: logits = weights · features + bias. */
 export interface LinearHead {
   readonly classes: number;
@@ -50,4 +52,11 @@ export interface EngineOptions {
   readonly threads: number;
   /** Images per engine call; a last partial batch is padded or run separately by the engine. */
   readonly batchSize: number;
+}
+
+/** Throws unless `pixels` holds `count` images of `pixelsPerImage` values (32x32x3 unless given). */
+export function checkPixelCount(pixels: Uint8Array, count: number, pixelsPerImage = IMAGE_BYTES): void {
+  if (pixels.length !== count * pixelsPerImage) {
+    throw new Error(`${pixels.length} pixel bytes for ${count} images (expected ${count * pixelsPerImage})`);
+  }
 }

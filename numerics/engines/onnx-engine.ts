@@ -7,7 +7,7 @@ import type { BackboneDescription } from '../backbones/description.js';
 import { compileDistanceGradient, compileForward, compileLossGradient, type CompileOptions } from '../onnx/compile.js';
 import { featureDimension } from '../backbones/description.js';
 import { cpuSessionOptions } from '../onnx/session.js';
-import type { EngineOptions, FeatureEngine, LinearHead, LossGradient } from './engine.js';
+import { checkPixelCount, type EngineOptions, type FeatureEngine, type LinearHead, type LossGradient } from './engine.js';
 
 export interface OnnxEngineOptions extends EngineOptions {
   /** Side of the input images; 32 (CIFAR) unless given. */
@@ -67,19 +67,13 @@ export class OnnxEngine implements FeatureEngine {
     return { gradient, losses };
   }
 
-  private checkPixels(pixels: Uint8Array, count: number): void {
-    if (pixels.length !== count * this.pixelsPerImage) {
-      throw new Error(`${pixels.length} pixel bytes for ${count} images (expected ${count * this.pixelsPerImage})`);
-    }
-  }
-
   private pixelTensor(pixels: Uint8Array, start: number, size: number): ort.Tensor {
     const side = this.compileOptions.imageSize;
     return new ort.Tensor('uint8', pixels.subarray(start * this.pixelsPerImage, (start + size) * this.pixelsPerImage), [size, side, side, 3]);
   }
 
   async features(pixels: Uint8Array, count: number): Promise<Float32Array> {
-    this.checkPixels(pixels, count);
+    checkPixelCount(pixels, count, this.pixelsPerImage);
     const session = await this.forward();
     const features = new Float32Array(count * this.dimension);
     for (let start = 0; start < count; start += this.options.batchSize) {
@@ -91,7 +85,7 @@ export class OnnxEngine implements FeatureEngine {
   }
 
   async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead, subtractedWeight = 1): Promise<LossGradient> {
-    this.checkPixels(pixels, count);
+    checkPixelCount(pixels, count, this.pixelsPerImage);
     if (labels.length !== count) throw new Error(`${labels.length} labels for ${count} images`);
     this.checkHead(head);
     if (subtracted) {
@@ -122,7 +116,7 @@ export class OnnxEngine implements FeatureEngine {
   }
 
   async distanceGradient(pixels: Uint8Array, targets: Float32Array, count: number): Promise<LossGradient> {
-    this.checkPixels(pixels, count);
+    checkPixelCount(pixels, count, this.pixelsPerImage);
     if (targets.length !== count * this.dimension) throw new Error(`${targets.length} target values for ${count} images of ${this.dimension} features`);
     const session = await this.gradient('distance', () => compileDistanceGradient(this.backbone, this.compileOptions).model);
     return this.runGradient(session, pixels, count, (start, size) => ({

@@ -5,7 +5,7 @@
 
 import * as tf from '@tensorflow/tfjs';
 import type { BackboneDescription, InputScaling } from '../backbones/description.js';
-import type { EngineOptions, FeatureEngine, LinearHead, LossGradient } from './engine.js';
+import { checkPixelCount, type EngineOptions, type FeatureEngine, type LinearHead, type LossGradient } from './engine.js';
 import { startTfjs, type TfjsBackend } from './tfjs-backend.js';
 import { loadTfjsLayersNetwork } from './tfjs-layers-model.js';
 import { compileBackbone, type TfjsNetwork } from './tfjs-network.js';
@@ -43,7 +43,7 @@ export class TfjsEngine implements FeatureEngine {
   }
 
   async features(pixels: Uint8Array, count: number): Promise<Float32Array> {
-    checkPixels(pixels, count);
+    checkPixelCount(pixels, count);
     const features = new Float32Array(count * this.dimension);
     for (const { start, size } of this.batches(count)) {
       const batch = tf.tidy(() => this.network.apply(this.pixelTensor(pixels, start, size)));
@@ -79,7 +79,7 @@ export class TfjsEngine implements FeatureEngine {
   }
 
   async lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead, subtractedWeight = 1): Promise<LossGradient> {
-    checkPixels(pixels, count);
+    checkPixelCount(pixels, count);
     if (labels.length !== count) throw new Error(`tfjs engine: ${labels.length} labels for ${count} images`);
     const heads = subtracted ? [head, subtracted] : [head];
     heads.forEach((h) => this.checkHead(h));
@@ -100,7 +100,7 @@ export class TfjsEngine implements FeatureEngine {
   }
 
   async distanceGradient(pixels: Uint8Array, targets: Float32Array, count: number): Promise<LossGradient> {
-    checkPixels(pixels, count);
+    checkPixelCount(pixels, count);
     if (targets.length !== count * this.dimension) throw new Error(`tfjs engine: ${targets.length} target values for ${count} images of ${this.dimension} features`);
     return this.gradientOf(pixels, count, (features, start, size) => {
       const offset = tf.sub(features, tf.tensor2d(targets.subarray(start * this.dimension, (start + size) * this.dimension), [size, this.dimension]));
@@ -120,12 +120,6 @@ function oneHotLabels(labels: Uint8Array, classes: number): Float32Array {
     oneHot[image * classes + label] = 1;
   });
   return oneHot;
-}
-
-function checkPixels(pixels: Uint8Array, count: number): void {
-  if (pixels.length !== count * IMAGE_VALUES) {
-    throw new Error(`tfjs engine: ${pixels.length} pixel values for ${count} images of 32x32x3 (expected ${count * IMAGE_VALUES})`);
-  }
 }
 
 /**

@@ -8,9 +8,8 @@
 import { Worker } from 'node:worker_threads';
 import { existsSync } from 'node:fs';
 import type { BackboneDescription } from '../backbones/description.js';
-import type { EngineOptions, FeatureEngine, LinearHead, LossGradient } from './engine.js';
-
-const PIXELS_PER_IMAGE = 32 * 32 * 3;
+import { checkPixelCount, type EngineOptions, type FeatureEngine, type LinearHead, type LossGradient } from './engine.js';
+import { IMAGE_BYTES } from '../../data/tables.js';
 
 /** One batch's work, as the worker receives it (engine-worker.ts). */
 export type BatchCall =
@@ -142,17 +141,13 @@ class WorkerPool implements FeatureEngine {
     await Promise.all(batches);
   }
 
-  private checkPixels(pixels: Uint8Array, count: number): void {
-    if (pixels.length !== count * PIXELS_PER_IMAGE) throw new Error(`${pixels.length} pixel bytes for ${count} images (expected ${count * PIXELS_PER_IMAGE})`);
-  }
-
   /** A copy of the batch's pixels, transferred to the worker. */
   private static batchPixels(pixels: Uint8Array, start: number, size: number): Uint8Array {
-    return pixels.slice(start * PIXELS_PER_IMAGE, (start + size) * PIXELS_PER_IMAGE);
+    return pixels.slice(start * IMAGE_BYTES, (start + size) * IMAGE_BYTES);
   }
 
   async features(pixels: Uint8Array, count: number): Promise<Float32Array> {
-    this.checkPixels(pixels, count);
+    checkPixelCount(pixels, count);
     const features = new Float32Array(count * this.dimension);
     await this.eachBatch(
       count,
@@ -163,18 +158,18 @@ class WorkerPool implements FeatureEngine {
   }
 
   private async gradients(count: number, call: (start: number, size: number) => BatchCall): Promise<LossGradient> {
-    const gradient = new Float32Array(count * PIXELS_PER_IMAGE);
+    const gradient = new Float32Array(count * IMAGE_BYTES);
     const losses = new Float32Array(count);
     await this.eachBatch(count, call, (reply, start) => {
       const result = reply as LossGradient;
-      gradient.set(result.gradient, start * PIXELS_PER_IMAGE);
+      gradient.set(result.gradient, start * IMAGE_BYTES);
       losses.set(result.losses, start);
     });
     return { gradient, losses };
   }
 
   lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead, subtractedWeight?: number): Promise<LossGradient> {
-    this.checkPixels(pixels, count);
+    checkPixelCount(pixels, count);
     if (labels.length !== count) throw new Error(`${labels.length} labels for ${count} images`);
     return this.gradients(count, (start, size) => ({
       call: 'lossGradient',
@@ -188,7 +183,7 @@ class WorkerPool implements FeatureEngine {
   }
 
   distanceGradient(pixels: Uint8Array, targets: Float32Array, count: number): Promise<LossGradient> {
-    this.checkPixels(pixels, count);
+    checkPixelCount(pixels, count);
     if (targets.length !== count * this.dimension) throw new Error(`${targets.length} target values for ${count} images of ${this.dimension} features`);
     return this.gradients(count, (start, size) => ({
       call: 'distanceGradient',
