@@ -30,7 +30,7 @@ import { decodeBackbone } from '../numerics/backbones/serialize.js';
 import { augmentedWeights, headLossAndAccuracy, linearHead, type AugmentedWeights } from '../numerics/linear-head.js';
 import { rotationTargets } from '../numerics/rotation.js';
 import { influenceDirections } from '../numerics/influence.js';
-import { perturbationStats, roundPixels, SCHEDULES, signStep, stepSizes, type Direction, type Schedule } from '../numerics/perturbation.js';
+import { perturbationStats, SCHEDULES, signStep, stepSizes, type Direction, type Schedule } from '../numerics/perturbation.js';
 
 const METHODS = ['sign', 'difference', 'rotation', 'influence'] as const;
 /** Images per engine call, in batches: the engine spreads a call's batches over its threads. */
@@ -220,8 +220,7 @@ export const perturbStage = defineStage({
         let current = before;
         for (const step of steps) {
           const { gradient } = await attack.gradient(current);
-          signStep(position, gradient, original.pixels.subarray(...range), { direction: attack.direction, step, budget: params.budget });
-          current = roundPixels(position);
+          current = signStep(position, gradient, original.pixels.subarray(...range), { direction: attack.direction, step, budget: params.budget });
         }
         perturbed.set(current, range[0]);
         const after = await engine.features(current, count);

@@ -3,7 +3,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { augmentedWeights, classAngles, headLossAndAccuracy, linearHead, planeParts, type AugmentedWeights } from '../numerics/linear-head.js';
-import { roundPixels, signedStep, signStep, stepSizes } from '../numerics/perturbation.js';
+import { signedStep, signStep, stepSizes } from '../numerics/perturbation.js';
 import { rotationTargets } from '../numerics/rotation.js';
 import { seededUniform } from '../numerics/random.js';
 import type { LinearSvmModel } from '../numerics/svm/model.js';
@@ -28,8 +28,7 @@ describe('sign steps in floating point', () => {
     const gradient = Float32Array.of(-1, 1, 1);
     const rounded: number[][] = [];
     for (const step of stepSizes('constant', 0.25, 4)) {
-      signStep(position, gradient, original, { direction: 'toward', step, budget: 0 });
-      rounded.push(Array.from(roundPixels(position)));
+      rounded.push(Array.from(signStep(position, gradient, original, { direction: 'toward', step, budget: 0 })));
     }
     // 0.25 rounds to 0, 0.5 rounds up, then 1 level; the last pixel stays clamped at 0.
     expect(rounded).toEqual([[100, 100, 0], [101, 100, 0], [101, 99, 0], [101, 99, 0]]);
@@ -47,6 +46,36 @@ describe('sign steps in floating point', () => {
     const pixels = Uint8Array.of(0, 10, 255, 100);
     const gradient = Float32Array.of(1, -2, -0.5, 0);
     expect(Array.from(signedStep(pixels, gradient, pixels, { direction: 'toward', step: 1, budget: 0 }))).toEqual([0, 11, 255, 100]);
+  });
+
+  it("reads the sign from the gradient's bits exactly as comparisons would, zeros, NaN, infinities and subnormals included", () => {
+    /** The step written with comparisons, as the paper states it. */
+    const byComparison = (position: Float64Array, gradient: Float32Array, original: Uint8Array, direction: 'toward' | 'away', step: number, budget: number) => {
+      for (let i = 0; i < position.length; i++) {
+        const g = gradient[i];
+        const sign = g > 0 ? 1 : g < 0 ? -1 : 0;
+        let value = position[i] + (direction === 'toward' ? -sign : sign) * step;
+        if (budget > 0) value = Math.min(Math.max(value, original[i] - budget), original[i] + budget);
+        position[i] = Math.min(Math.max(value, 0), 255);
+      }
+    };
+    const n = 20_000;
+    const uniform = seededUniform(7);
+    const special = [0, -0, NaN, Infinity, -Infinity, 1e-45, -1e-45, 1e-40, -3e38];
+    const original = Uint8Array.from({ length: n }, () => Math.floor(uniform() * 256));
+    const gradient = Float32Array.from({ length: n }, () => (uniform() < 0.05 ? special[Math.floor(uniform() * special.length)] : uniform() - 0.5));
+    for (const direction of ['toward', 'away'] as const) {
+      for (const budget of [0, 1, 3]) {
+        const expected = Float64Array.from(original);
+        const actual = Float64Array.from(original);
+        for (const step of [0.8, 0.6, 0.4, 0.2]) {
+          byComparison(expected, gradient, original, direction, step, budget);
+          const rounded = signStep(actual, gradient, original, { direction, step, budget });
+          expect(actual).toEqual(expected);
+          expect(rounded).toEqual(Uint8Array.from(expected, (value) => Math.floor(value + 0.5)));
+        }
+      }
+    }
   });
 
   it('schedules: constant, or decaying linearly to step / iterations', () => {

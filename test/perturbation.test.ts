@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { perturbationStats, roundPixels, signedStep } from '../numerics/perturbation.js';
+import { perturbationStats, signedStep, signStep } from '../numerics/perturbation.js';
 
-describe('roundPixels', () => {
-  it('rounds positions to whole levels, halves up', () => {
-    expect(Array.from(roundPixels(new Float64Array([0, 0.49, 0.5, 1.5, 2.5, 127.2, 254.5, 255])))).toEqual([0, 0, 1, 2, 3, 127, 255, 255]);
+describe('signStep rounding', () => {
+  it('returns the positions rounded to whole levels, halves up', () => {
+    const position = new Float64Array([0, 0.49, 0.5, 1.5, 2.5, 127.2, 254.5, 255]);
+    const unmoved = new Float32Array(position.length); // a zero gradient moves nothing
+    expect(Array.from(signStep(position, unmoved, new Uint8Array(position), { direction: 'toward', step: 1, budget: 0 }))).toEqual([0, 0, 1, 2, 3, 127, 255, 255]);
   });
 });
 

@@ -3,6 +3,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { createEngine } from './index.js';
 import type { BatchCall, BatchReply, WorkerSetup } from './worker-pool.js';
+import type { LinearHead } from './engine.js';
 
 const port = parentPort!;
 const setup = workerData as WorkerSetup;
@@ -12,12 +13,17 @@ function reply(message: BatchReply): void {
   port.postMessage(message, buffers as ArrayBuffer[]);
 }
 
+/** The head on this thread's own memory: the pool shares each head's weights (SharedArrayBuffer), which onnxruntime does not take. */
+function ownCopy(head: LinearHead): LinearHead {
+  return { ...head, weights: new Float32Array(head.weights), bias: new Float32Array(head.bias) };
+}
+
 async function compute(engine: Awaited<ReturnType<typeof createEngine>>, message: BatchCall): Promise<Omit<BatchReply, 'id'>> {
   switch (message.call) {
     case 'features':
       return { features: await engine.features(message.pixels, message.count) };
     case 'lossGradient':
-      return engine.lossGradient(message.pixels, message.labels, message.count, message.head, message.subtracted, message.subtractedWeight);
+      return engine.lossGradient(message.pixels, message.labels, message.count, ownCopy(message.head), message.subtracted && ownCopy(message.subtracted), message.subtractedWeight);
     case 'distanceGradient':
       return engine.distanceGradient(message.pixels, message.targets, message.count);
   }

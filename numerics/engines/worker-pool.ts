@@ -95,10 +95,19 @@ export async function createWorkerPool(kind: string, backbone: BackboneDescripti
   }
 }
 
+/** A copy of `values` on shared memory: posting it to a worker then shares it instead of copying it. */
+function sharedCopy(values: Float32Array): Float32Array {
+  const copy = new Float32Array(new SharedArrayBuffer(values.byteLength));
+  copy.set(values);
+  return copy;
+}
+
 class WorkerPool implements FeatureEngine {
   private readonly idle: EngineWorker[];
   private readonly waiting: ((worker: EngineWorker) => void)[] = [];
   private nextId = 0;
+  /** Each head's weights, copied once to shared memory: a stage posts the same heads with every batch. */
+  private readonly sharedHeads = new WeakMap<LinearHead, LinearHead>();
 
   constructor(
     private readonly workers: EngineWorker[],
@@ -141,6 +150,15 @@ class WorkerPool implements FeatureEngine {
     await Promise.all(batches);
   }
 
+  private shared(head: LinearHead): LinearHead {
+    let copy = this.sharedHeads.get(head);
+    if (!copy) {
+      copy = { classes: head.classes, dimension: head.dimension, weights: sharedCopy(head.weights), bias: sharedCopy(head.bias) };
+      this.sharedHeads.set(head, copy);
+    }
+    return copy;
+  }
+
   /** A copy of the batch's pixels, transferred to the worker. */
   private static batchPixels(pixels: Uint8Array, start: number, size: number): Uint8Array {
     return pixels.slice(start * IMAGE_BYTES, (start + size) * IMAGE_BYTES);
@@ -171,13 +189,14 @@ class WorkerPool implements FeatureEngine {
   lossGradient(pixels: Uint8Array, labels: Uint8Array, count: number, head: LinearHead, subtracted?: LinearHead, subtractedWeight?: number): Promise<LossGradient> {
     checkPixelCount(pixels, count);
     if (labels.length !== count) throw new Error(`${labels.length} labels for ${count} images`);
+    const [sharedHead, sharedSubtracted] = [this.shared(head), subtracted && this.shared(subtracted)];
     return this.gradients(count, (start, size) => ({
       call: 'lossGradient',
       pixels: WorkerPool.batchPixels(pixels, start, size),
       labels: labels.slice(start, start + size),
       count: size,
-      head,
-      subtracted,
+      head: sharedHead,
+      subtracted: sharedSubtracted,
       subtractedWeight,
     }));
   }
