@@ -83,10 +83,10 @@ export async function fitLinearSvm(set: FeatureSet, params: SvmParams, options: 
     });
   } else {
     solutions = await solvePrimalNewton(set, positives, settings, threads, report, options.signal);
-    // The fit's other buffers are freed by V8 only at its next full collection: without this
-    // collection the fit-reference-svm stage, which fits twice, peaked at 3,335,752 KiB, with it at
-    // 3,074,412 (the largest arrays are now kept for the next fit: scratch.ts). `gc` exists where
-    // Node runs with --expose-gc, as the bin does.
+    // The fit's float64 copy of X, X∘X and gathered rows (2.2 GB at 50,000 x 3,072) are array
+    // buffers that V8 frees only at its next full collection, and a second fit in the same stage
+    // (fit-reference-svm fits two) allocated its own beside them: that stage peaked at 3,335,752 KiB,
+    // 3,074,412 with this collection. `gc` exists where Node runs with --expose-gc, as the bin does.
     (globalThis as { gc?: () => void }).gc?.();
   }
 

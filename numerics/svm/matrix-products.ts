@@ -16,14 +16,12 @@
 // also restricts them to the active rows), copied together when they are at most a third of all.
 //
 // X is copied once to float64; X o X is computed once, in float32, on the first
-// squaredTransposeTimes. Both, and the gathered rows, live in arrays kept from one fit to the next
-// (scratch.ts).
+// squaredTransposeTimes.
 
 import ort from 'onnxruntime-node';
 import { GraphBuilder } from '../onnx/builder.js';
 import { encodeModel } from '../onnx/model.js';
 import { cpuSessionOptions } from '../onnx/session.js';
-import { giveBackScratch, takeScratch } from './scratch.js';
 
 /** Hessian products run on a copy of the active rows when they are at most this share of all rows. */
 const GATHER_BELOW = 1 / 3;
@@ -74,8 +72,7 @@ export async function matrixProducts(matrix: Float32Array, rows: number, dimensi
     create(hessianGraph()),
   ]);
   const shape = [rows, dimension];
-  const exactValues = takeScratch('float64 X', Float64Array, matrix.length);
-  exactValues.set(matrix);
+  const exactValues = Float64Array.from(matrix);
   const exact = new ort.Tensor('float64', exactValues, shape);
   // The rows with a nonzero weight in some column, copied together into one buffer allocated once,
   // when they are few enough.
@@ -94,7 +91,7 @@ export async function matrixProducts(matrix: Float32Array, rows: number, dimensi
     }
     if (chosen.length > gatherCapacity) return undefined;
     if (!gathered || gathered.rows.length !== chosen.length || chosen.some((row, at) => row !== gathered!.rows[at])) {
-      gatherBuffer ??= takeScratch('gathered rows', Float64Array, gatherCapacity * dimension);
+      gatherBuffer ??= new Float64Array(gatherCapacity * dimension);
       const values = gatherBuffer.subarray(0, chosen.length * dimension);
       chosen.forEach((row, at) => values.set(exactValues.subarray(row * dimension, (row + 1) * dimension), at * dimension));
       gathered = { rows: Int32Array.from(chosen), matrix: new ort.Tensor('float64', values, [chosen.length, dimension]) };
@@ -103,12 +100,11 @@ export async function matrixProducts(matrix: Float32Array, rows: number, dimensi
     chosen.forEach((row, at) => weights.set(rowWeights.subarray(row * columns, (row + 1) * columns), at * columns));
     return { rows: gathered.rows, matrix: gathered.matrix, weights };
   };
-  let squareValues: Float32Array | undefined;
   let squares: ort.Tensor | undefined;
   const squared = () => {
     if (!squares) {
       // A loop, not matrix.map: a third faster on these 10^8 values (measured: 0.94 s against 1.41 s per 6 x 10^7).
-      const values = (squareValues = takeScratch('X o X', Float32Array, matrix.length));
+      const values = new Float32Array(matrix.length);
       for (let i = 0; i < matrix.length; i++) values[i] = matrix[i] * matrix[i];
       squares = new ort.Tensor('float32', values, shape);
     }
@@ -137,9 +133,6 @@ export async function matrixProducts(matrix: Float32Array, rows: number, dimensi
     },
     release: async () => {
       await Promise.all([times, transposeTimes, squaredTransposeTimes, hessianTimes].map((session) => session.release()));
-      giveBackScratch('float64 X', exactValues);
-      if (squareValues) giveBackScratch('X o X', squareValues);
-      if (gatherBuffer) giveBackScratch('gathered rows', gatherBuffer);
     },
   };
 }
