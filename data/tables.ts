@@ -148,6 +148,26 @@ export function featureSetToTable(set: FeatureSet): Table {
   );
 }
 
+/** What computed an image set's features: the table metadata of every feature set made from images. */
+export interface FeatureProvenance {
+  readonly backbone: string;
+  readonly feature_layer: string;
+  readonly input_size: number;
+  readonly engine: string;
+}
+
+/** The features of `images` (count x dimension, row-major), labels and classes kept. */
+export function imageFeaturesToTable(images: ImageSet, features: Float32Array, dimension: number, provenance: FeatureProvenance): Table {
+  return featureSetToTable({
+    count: images.count,
+    dimension,
+    labels: images.labels,
+    features,
+    classes: images.classes,
+    description: { ...provenance, input_size: String(provenance.input_size) },
+  });
+}
+
 export function tableToFeatureSet(table: Table): FeatureSet {
   const metadata = table.schema.metadata;
   const dimension = Number(metadata.get('dimension'));

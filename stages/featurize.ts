@@ -1,7 +1,7 @@
 // featurize: the frozen backbone's activations at one layer for every image, as a feature table.
 
 import { defineStage } from '../pipeline/stage.js';
-import { featureSetToTable, tableToImageSet, IMAGE_BYTES } from '../data/tables.js';
+import { imageFeaturesToTable, tableToImageSet, IMAGE_BYTES } from '../data/tables.js';
 import { decodeBackbone } from '../numerics/backbones/serialize.js';
 import { createEngine, ENGINE_KINDS } from '../numerics/engines/index.js';
 
@@ -50,18 +50,11 @@ export const featurizeStage = defineStage({
       const seconds = (performance.now() - started) / 1000;
       context.log(`${images.count} images, ${engine.dimension} features each, ${(images.count / seconds).toFixed(0)} images/s (${params.engine}, ${context.threads} threads)`);
       return {
-        features: featureSetToTable({
-          count: images.count,
-          dimension: engine.dimension,
-          labels: images.labels,
-          features,
-          classes: images.classes,
-          description: {
-            backbone: backbone.name,
-            feature_layer: params.feature_layer,
-            input_size: String(params.input_size),
-            engine: params.engine,
-          },
+        features: imageFeaturesToTable(images, features, engine.dimension, {
+          backbone: backbone.name,
+          feature_layer: params.feature_layer,
+          input_size: params.input_size,
+          engine: params.engine,
         }),
       };
     } finally {

@@ -19,10 +19,14 @@
 // original image. A stage reads the images of the previous one (the clean ones at first), so
 // adding steps recomputes only the new ones; the image tables carry method, direction, budget
 // and step in their metadata.
+//
+// The statistics need the features of the delivered images, so the stage outputs them too, the
+// same bytes as a featurize stage would compute from its images: the refit reads them without
+// another forward pass over the training set.
 
 import pLimit from 'p-limit';
 import { defineStage } from '../pipeline/stage.js';
-import { imageSetToTable, tableToImageSet, IMAGE_BYTES, type ImageSet } from '../data/tables.js';
+import { imageFeaturesToTable, imageSetToTable, tableToImageSet, IMAGE_BYTES, type ImageSet } from '../data/tables.js';
 import { tableToModel } from '../numerics/svm/model.js';
 import type { FeatureEngine, LinearHead, LossGradient } from '../numerics/engines/engine.js';
 import { createEngine, ENGINE_KINDS } from '../numerics/engines/index.js';
@@ -121,7 +125,7 @@ function remainingDistances(rotation: NonNullable<Attack['rotation']>, features:
 
 export const perturbStage = defineStage({
   name: 'perturb',
-  version: 2,
+  version: 3,
   description: 'Signed-gradient steps on every training pixel, toward (or away from) the desired model',
   allCores: true,
   params: {
@@ -152,6 +156,7 @@ export const perturbStage = defineStage({
   },
   outputs: {
     images: { kind: 'table', description: 'Training images after this step (uint8, clamped to 0..255), with method, direction, budget and step in the metadata' },
+    features: { kind: 'table', description: "Those images' features, as featurize computes them with the same backbone, layer, input size and engine" },
     stats: {
       kind: 'metrics',
       description: "method, direction, budget, step; the size of the change (this step, and from the original), PSNR; the desired head's loss and accuracy on the images after",
@@ -167,7 +172,8 @@ export const perturbStage = defineStage({
     if (params.fair_weight !== undefined && method !== 'difference') throw new Error(`perturb: fair_weight applies to method 'difference' only (this stage's method is '${method}')`);
     if (method !== 'sign' && !inputs.fair) throw new Error(`perturb: method '${method}' needs the fair model: bind input 'fair' (e.g. fair: reference.fair)`);
     const fairModel = inputs.fair ? tableToModel(inputs.fair) : undefined;
-    const engine = await createEngine(params.engine, decodeBackbone(inputs.backbone.bytes), {
+    const backbone = decodeBackbone(inputs.backbone.bytes);
+    const engine = await createEngine(params.engine, backbone, {
       inputSize: params.input_size,
       featureLayer: params.feature_layer,
       threads: context.threads,
@@ -197,6 +203,7 @@ export const perturbStage = defineStage({
           : undefined;
       const perturbed = new Uint8Array(images.pixels.length);
       const dimension = engine.dimension;
+      const features = new Float32Array(images.count * dimension);
       let done = 0;
       /** Moves one chunk of images; returns the desired head's loss and accuracy (and the rotation's remaining distance) per batch. */
       const perturbChunk = async (start: number, count: number) => {
@@ -224,6 +231,7 @@ export const perturbStage = defineStage({
         }
         perturbed.set(current, range[0]);
         const after = await engine.features(current, count);
+        features.set(after, start * dimension);
         const batches = [];
         for (let from = 0; from < count; from += params.batch_size) {
           const to = Math.min(from + params.batch_size, count);
@@ -259,6 +267,12 @@ export const perturbStage = defineStage({
       const description = { method, direction, budget: String(params.budget), step: String(step) };
       return {
         images: imageSetToTable({ ...images, pixels: perturbed, description }),
+        features: imageFeaturesToTable(images, features, dimension, {
+          backbone: backbone.name,
+          feature_layer: params.feature_layer,
+          input_size: params.input_size,
+          engine: params.engine,
+        }),
         stats: {
           method,
           direction,

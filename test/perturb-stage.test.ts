@@ -1,8 +1,8 @@
 // The perturb stage on real CIFAR-10 images with the real MobileNet (main setting) and a desired
 // SVM fit on the real test features: the sign method's single unit step is the paper's step
-// computed directly, steps are numbered from the image tables' metadata, influence steps move the
-// features along their directions, and a method that needs
-// the fair model says so.
+// computed directly, steps are numbered from the image tables' metadata, the features it outputs
+// are those featurize computes from its images, influence steps move the features along their
+// directions, and a method that needs the fair model says so.
 
 import { beforeAll, describe, expect, test } from 'vitest';
 import { imageSetToTable, tableToImageSet, type ImageSet } from '../data/tables.js';
@@ -14,7 +14,8 @@ import { augmentedWeights, linearHead } from '../numerics/linear-head.js';
 import { influenceDirections } from '../numerics/influence.js';
 import { signedStep } from '../numerics/perturbation.js';
 import { fitLinearSvm, modelToTable, tableToModel } from '../numerics/svm/index.js';
-import type { Table } from '../pipeline/arrow.js';
+import { arrow, type Table } from '../pipeline/arrow.js';
+import { featurizeStage } from '../stages/featurize.js';
 import { perturbStage } from '../stages/perturb.js';
 import { loadMiniCifar } from './fixtures/cifar10-mini.js';
 import { MODELS } from './support/test-images.js';
@@ -61,6 +62,19 @@ describe('perturb stage', () => {
     expect(tableToImageSet(second.images).description).toEqual({ method: 'sign', direction: 'toward', budget: '0', step: '2' });
     // A second step lowers the desired head's loss further on these images.
     expect(second.stats.desired_loss).toBeLessThan(first.stats.desired_loss as number);
+  }, 120_000);
+
+  test('its features are, byte for byte, those featurize computes from its images (chunks of 40 and a partial one of 20)', async () => {
+    const images = imageSetToTable(everyClass);
+    const perturbed = await perturbStage.run(
+      { images, original: images, model: desired, backbone },
+      { ...defaults, ...setting, budget: 2, step: 2, iterations: 2, schedule: 'decay' } as never,
+      context,
+    );
+    const { features } = await featurizeStage.run({ images: perturbed.images, backbone }, setting, context);
+    const { tableToIPC } = arrow();
+    expect(tableToImageSet(perturbed.images).pixels).not.toEqual(everyClass.pixels);
+    expect(Buffer.from(tableToIPC(perturbed.features, 'file')).equals(Buffer.from(tableToIPC(features, 'file')))).toBe(true);
   }, 120_000);
 
   test("'influence' moves each image's features along its influence direction (toward) or against it (away), within the budget", async () => {
