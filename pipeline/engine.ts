@@ -344,6 +344,8 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
     const outcomes = new Map<string, Outcome>();
     const pending = new Map<string, Promise<Outcome>>();
     const summaries: ExecutionSummary[] = [];
+    /** Keys being computed in this run, by the instance computing each. */
+    const computing = new Map<string, { readonly instance: string; readonly done: Promise<void> }>();
 
     // A producer whose stored output turned out damaged runs again, once per run, whoever noticed it.
     const repairs = new Map<string, Promise<Outcome>>();
@@ -395,14 +397,23 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
       for (let attempt = 1; ; attempt++) {
         const outputsOf = (name: string) => (outcomes.get(name) as Extract<Outcome, { ok: true }>).outputs;
         const inputs = inputHashesOf(instance, outputsOf, outsideHashes)!;
-        const freshness = assess(cache, pipeline, instance, inputs, forced.has(instance.name));
+        const key = keyOf(pipeline, instance, inputs);
+        let freshness = assess(cache, pipeline, instance, inputs, forced.has(instance.name));
+        // Another instance of this run computing the same key (the same stage, version, params and
+        // input bytes under another name): wait for it and take its result rather than compute it twice.
+        const twin = freshness.state === 'stale' && !forced.has(instance.name) ? computing.get(key) : undefined;
+        if (twin) {
+          await twin.done;
+          freshness = assess(cache, pipeline, instance, inputs, false);
+          if (freshness.state === 'fresh') reporter.stageLog(instance.name, `the same key as ${twin.instance}: its result is reused`);
+        }
         if (freshness.state === 'fresh') {
           cache.history.startExecution({ ...base, key: freshness.key, inputs }, 'cached');
           summaries.push({ instance: instance.name, status: 'cached', key: freshness.key, durationMs: 0, reasons: [] });
           reporter.stageFinished(instance.name, 'cached', 0);
           return { ok: true, outputs: freshness.outputs };
         }
-        const attempted = await limit(() =>
+        const attempting = limit(() =>
           gate.run(allCores, async (): Promise<Attempt> => {
             // Every input is read and checked before the stage starts: outside files are hashed as
             // read, cached artifacts must hash to what their producer recorded.
@@ -447,6 +458,11 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
             }
           }),
         );
+        const computation = { instance: instance.name, done: attempting.then(() => undefined, () => undefined) };
+        computing.set(key, computation);
+        const attempted = await attempting.finally(() => {
+          if (computing.get(key) === computation) computing.delete(key);
+        });
         if (!('damaged' in attempted)) return attempted;
         const repaired = await repair(instance, attempted.damaged);
         if (!repaired.ok) return skip(`upstream did not complete: ${attempted.damaged.producer} (recomputing its damaged output failed)`);

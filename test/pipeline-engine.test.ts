@@ -147,6 +147,31 @@ stages:
     expect([overlap(heavy1!, light1!), overlap(heavy1!, light2!)]).toEqual([false, false]);
   });
 
+  it('computes a key once when two instances share it (the same stage, params and input bytes), at once or one after the other', async () => {
+    const box = sandbox(`
+stages:
+  - { name: quick, uses: step, params: { value: 1 } }
+  - { name: twin1, uses: step, params: { value: 2, sleep_ms: 300 } }
+  - { name: twin2, uses: step, params: { value: 2, sleep_ms: 300 } }
+  - { name: heavy1, uses: heavy, params: { sleep_ms: 300 }, inputs: { table: quick.table } }
+  - { name: heavy2, uses: heavy, params: { sleep_ms: 300 }, inputs: { table: quick.table } }
+  - { name: other, uses: heavy, params: { sleep_ms: 1 }, inputs: { table: quick.table } }
+`);
+    const summary = await box.run({ jobs: 2 });
+    const ran = executed(summary);
+    expect(ran.filter((name) => name.startsWith('twin'))).toHaveLength(1);
+    expect(ran.filter((name) => name.startsWith('heavy'))).toHaveLength(1);
+    expect(ran).toContain('other');
+    const status = Object.fromEntries(summary.executions.map((execution) => [execution.instance, execution.status]));
+    expect([status.twin1, status.twin2].sort()).toEqual(['cached', 'succeeded']);
+    expect([status.heavy1, status.heavy2].sort()).toEqual(['cached', 'succeeded']);
+    const keys = Object.fromEntries(summary.executions.map((execution) => [execution.instance, execution.key]));
+    expect(keys.twin2).toBe(keys.twin1);
+    expect(box.cache.history.resultOutputs(keys.twin1!)).toHaveLength(2);
+    // --force makes each compute its own.
+    expect(executed(await box.run({ jobs: 2, force: ['twin*'] }))).toEqual(['twin1', 'twin2']);
+  });
+
   it('a throwing stage leaves no artifact and no fresh record; the next run completes like a clean one', async () => {
     const box = sandbox();
     process.env.PASSEURS_TEST_FAIL = 'b';
