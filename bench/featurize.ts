@@ -18,7 +18,7 @@
 // input gradient is counted as 3 x forward (the backward pass as 2 x forward), the usual
 // convention, although an input gradient alone needs no filter gradients.
 
-import { parseArgs } from 'node:util';
+import { benchOptions } from './options.js';
 import { layersUpTo, type BackboneDescription } from '../numerics/backbones/description.js';
 import { loadMobileNet } from '../numerics/backbones/mobilenet.js';
 import { randomVgg16 } from '../numerics/backbones/vgg16.js';
@@ -27,8 +27,9 @@ import type { EngineOptions, FeatureEngine, LinearHead } from '../numerics/engin
 import { createEngine } from '../numerics/engines/index.js';
 import { TfjsEngine } from '../numerics/engines/tfjs-engine.js';
 
-const { values: args } = parseArgs({
-  options: {
+const USAGE = 'usage: node dist/bench/featurize.js [--models models] [--engines onnx,tfjs] [--seconds 4] [--batch 64] [--threads 2] [--json]';
+const args = benchOptions(
+  {
     models: { type: 'string', default: 'models' },
     engines: { type: 'string', default: 'onnx,tfjs' },
     seconds: { type: 'string', default: '4' },
@@ -36,7 +37,8 @@ const { values: args } = parseArgs({
     threads: { type: 'string', default: '2' },
     json: { type: 'boolean', default: false },
   },
-});
+  USAGE,
+);
 const SECONDS = Number(args.seconds);
 const BATCH = Number(args.batch);
 const THREADS = Number(args.threads);

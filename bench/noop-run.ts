@@ -1,7 +1,7 @@
 // Times warm no-op `pipeline run`s (every stage fresh: the run parses the config, hashes keys and
 // outside inputs through the stat cache, checks the history and the artifacts' sizes, records the
 // run) as new processes, the way a user types them:
-// - the study of configs/smoke.yaml (56 stages), through `node dist/pipeline/cli.js` (the bundled
+// - the study of configs/smoke.yaml (50 stages), through `node dist/pipeline/cli.js` (the bundled
 //   CLI, no npm in between) and through `npx pipeline`; its cache is made warm first (one real run
 //   of the smoke study, about a minute, kept in --cache-dir for the next time);
 // - a 20-stage config of a trivial stage type, through the same bundle plus that type, with and
@@ -20,19 +20,21 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { benchOptions } from './options.js';
 import { runCli } from '../pipeline/cli-app.js';
 import { benchStep } from './noop-stage.js';
 
-const { values: options } = parseArgs({
-  options: {
+const USAGE = 'usage: node dist/bench/noop-run.js [--repetitions 11] [--json] [--cache-dir DIR] [--mirror CIFAR10_FOLDER] [--skip-npx]';
+const options = benchOptions(
+  {
     repetitions: { type: 'string', default: '11' },
     json: { type: 'boolean', default: false },
     'cache-dir': { type: 'string', default: join(tmpdir(), 'passeurs-bench-noop-smoke') },
     mirror: { type: 'string' },
     'skip-npx': { type: 'boolean', default: false },
   },
-});
+  USAGE,
+);
 const repetitions = Number(options.repetitions);
 const root = join(import.meta.dirname, '../..');
 

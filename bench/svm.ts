@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { benchOptions } from './options.js';
 import { arrow } from '../pipeline/arrow.js';
 import { tableToFeatureSet, type FeatureSet } from '../data/tables.js';
 import {
@@ -33,10 +34,18 @@ import {
   type SvmSolver,
 } from '../numerics/svm/index.js';
 
-function option(name: string, fallback: string): string {
-  const at = process.argv.indexOf(`--${name}`);
-  return at >= 0 && at + 1 < process.argv.length ? process.argv[at + 1] : fallback;
-}
+const USAGE = 'usage: node dist/bench/svm.js --train TRAIN_FEATURES.arrow --test TEST_FEATURES.arrow [--solvers dual-cd,primal-newton] [--threads 2] [--rows N] [--json]';
+const args = benchOptions(
+  {
+    train: { type: 'string', default: '' },
+    test: { type: 'string', default: '' },
+    solvers: { type: 'string', default: 'dual-cd,primal-newton' },
+    threads: { type: 'string', default: '2' },
+    rows: { type: 'string', default: '0' },
+    json: { type: 'boolean', default: false },
+  },
+  USAGE,
+);
 
 function loadFeatures(path: string): FeatureSet {
   return tableToFeatureSet(arrow().tableFromIPC(readFileSync(path)));
@@ -143,13 +152,15 @@ function loadAverage(): string {
 }
 
 async function main(): Promise<void> {
-  const trainPath = option('train', '');
-  const testPath = option('test', '');
-  if (!trainPath || !testPath) throw new Error('usage: node dist/bench/svm.js --train TRAIN_FEATURES.arrow --test TEST_FEATURES.arrow [--solvers dual-cd,primal-newton] [--threads 2]');
-  const threads = Number(option('threads', '2'));
-  const solvers = option('solvers', 'dual-cd,primal-newton').split(',') as SvmSolver[];
-  const rowsKept = Number(option('rows', '0'));
-  const json = process.argv.includes('--json');
+  const { train: trainPath, test: testPath, json } = args;
+  if (!trainPath || !testPath) {
+    console.error(USAGE);
+    process.exitCode = 2;
+    return;
+  }
+  const threads = Number(args.threads);
+  const solvers = args.solvers.split(',') as SvmSolver[];
+  const rowsKept = Number(args.rows);
   const say = json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   const train = keepRows(loadFeatures(trainPath), rowsKept);
   const test = loadFeatures(testPath);
