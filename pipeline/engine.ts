@@ -138,9 +138,8 @@ function staleReasons(cache: Cache, config: string, instance: StageInstance, key
   return reasons.length > 0 ? reasons : ['output missing (removed from the cache)'];
 }
 
-/** Freshness of one instance whose input hashes are known. */
-function assess(cache: Cache, pipeline: Pipeline, instance: StageInstance, inputs: InputHashes, forced: boolean): Freshness {
-  const key = keyOf(pipeline, instance, inputs);
+/** Freshness of one instance whose input hashes (and so its key) are known. */
+function assess(cache: Cache, pipeline: Pipeline, instance: StageInstance, inputs: InputHashes, key: string, forced: boolean): Freshness {
   if (forced) return { state: 'stale', key, reasons: ['forced (--force)'] };
   const outputs = cache.history.resultOutputs(key);
   if (outputs && outputs.every((output) => cache.store.hasIntact(output))) return { state: 'fresh', key, outputs };
@@ -176,7 +175,7 @@ export function planPipeline(cache: Cache, pipeline: Pipeline, options: { only?:
       },
       outsideHashes,
     )!;
-    plan.set(instance.name, assess(cache, pipeline, instance, inputs, forced.has(instance.name)));
+    plan.set(instance.name, assess(cache, pipeline, instance, inputs, keyOf(pipeline, instance, inputs), forced.has(instance.name)));
   }
   return plan;
 }
@@ -397,14 +396,15 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
       for (let attempt = 1; ; attempt++) {
         const outputsOf = (name: string) => (outcomes.get(name) as Extract<Outcome, { ok: true }>).outputs;
         const inputs = inputHashesOf(instance, outputsOf, outsideHashes)!;
-        const key = keyOf(pipeline, instance, inputs);
-        let freshness = assess(cache, pipeline, instance, inputs, forced.has(instance.name));
+        // The key of the inputs as recorded; the stage's result is stored under the key of the bytes it actually reads.
+        const plannedKey = keyOf(pipeline, instance, inputs);
+        let freshness = assess(cache, pipeline, instance, inputs, plannedKey, forced.has(instance.name));
         // Another instance of this run computing the same key (the same stage, version, params and
         // input bytes under another name): wait for it and take its result rather than compute it twice.
-        const twin = freshness.state === 'stale' && !forced.has(instance.name) ? computing.get(key) : undefined;
+        const twin = freshness.state === 'stale' && !forced.has(instance.name) ? computing.get(plannedKey) : undefined;
         if (twin) {
           await twin.done;
-          freshness = assess(cache, pipeline, instance, inputs, false);
+          freshness = assess(cache, pipeline, instance, inputs, plannedKey, false);
           if (freshness.state === 'fresh') reporter.stageLog(instance.name, `the same key as ${twin.instance}: its result is reused`);
         }
         if (freshness.state === 'fresh') {
@@ -459,9 +459,9 @@ export async function runPipeline(cache: Cache, pipeline: Pipeline, options: Run
           }),
         );
         const computation = { instance: instance.name, done: attempting.then(() => undefined, () => undefined) };
-        computing.set(key, computation);
+        computing.set(plannedKey, computation);
         const attempted = await attempting.finally(() => {
-          if (computing.get(key) === computation) computing.delete(key);
+          if (computing.get(plannedKey) === computation) computing.delete(plannedKey);
         });
         if (!('damaged' in attempted)) return attempted;
         const repaired = await repair(instance, attempted.damaged);
