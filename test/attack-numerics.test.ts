@@ -172,4 +172,37 @@ describe('models as heads and weight vectors', () => {
     expect(loss).toBeCloseTo((Math.log(4) + Math.log(2)) / 2, 6);
     expect(accuracy).toBe(0.5);
   });
+
+  it('sums each logit in double, bias first then in the order of the features, whatever the blocking of rows and classes', () => {
+    // The straightforward form: one image, one class after the other, the loss summed image by image.
+    const reference = (head: { classes: number; dimension: number; weights: Float32Array; bias: Float32Array }, features: Float32Array, labels: Uint8Array) => {
+      let lossSum = 0;
+      let correct = 0;
+      labels.forEach((label, n) => {
+        const logits = Array.from({ length: head.classes }, (_, k) => {
+          let sum = head.bias[k];
+          for (let d = 0; d < head.dimension; d++) sum += head.weights[k * head.dimension + d] * features[n * head.dimension + d];
+          return sum;
+        });
+        const best = logits.indexOf(Math.max(...logits));
+        lossSum += logits[best] + Math.log(logits.reduce((sum, logit) => sum + Math.exp(logit - logits[best]), 0)) - logits[label];
+        if (best === label) correct++;
+      });
+      return { loss: lossSum / labels.length, accuracy: correct / labels.length };
+    };
+    const uniform = seededUniform(11);
+    // 7 classes: a block of five and two alone; 13 images: six pairs and one alone.
+    for (const [classes, count] of [[7, 13], [10, 12], [3, 1]]) {
+      const dimension = 257;
+      const head = {
+        classes,
+        dimension,
+        weights: Float32Array.from({ length: classes * dimension }, () => 2 * uniform() - 1),
+        bias: Float32Array.from({ length: classes }, () => uniform()),
+      };
+      const features = Float32Array.from({ length: count * dimension }, () => Math.max(0, 4 * uniform() - 1));
+      const labels = Uint8Array.from({ length: count }, () => Math.floor(uniform() * classes));
+      expect(headLossAndAccuracy(head, features, labels), `${classes} classes, ${count} images`).toEqual(reference(head, features, labels));
+    }
+  });
 });

@@ -50,7 +50,7 @@ export interface EngineOptions {
   readonly featureLayer: string;
   /** Intra-op threads. */
   readonly threads: number;
-  /** Images per engine call; a last partial batch is padded or run separately by the engine. */
+  /** Images per batch: a pool of threads hands each thread a batch at a time; an engine may run a batch in smaller pieces (onnx: at most 64 images per session run). */
   readonly batchSize: number;
 }
 

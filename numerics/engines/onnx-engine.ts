@@ -1,6 +1,12 @@
 // FeatureEngine on onnxruntime-node (CPU): the backbone is compiled to ONNX graphs (see
 // numerics/onnx/compile.ts). Sessions are created on first use; a gradient session is rebuilt
 // only when its loss changes (head weights and targets are graph inputs).
+//
+// A batch goes through a session in runs of at most SESSION_RUN_IMAGES images, of equal size (a
+// batch of 100 as two runs of 50). Each image's features and gradient are the same bits whatever
+// the run size (test/onnx-engine-runs.test.ts), so the run size is a matter of speed only: at the
+// main setting runs of 50 made a perturbation stage 5-6 % faster than runs of 100 (docs/speed.md,
+// *Session 11*), the activations of a smaller run staying in the caches.
 
 import * as ort from 'onnxruntime-node';
 import type { BackboneDescription } from '../backbones/description.js';
@@ -12,6 +18,14 @@ import { checkPixelCount, type EngineOptions, type FeatureEngine, type LinearHea
 export interface OnnxEngineOptions extends EngineOptions {
   /** Side of the input images; 32 (CIFAR) unless given. */
   readonly imageSize?: number;
+}
+
+const SESSION_RUN_IMAGES = 64;
+
+/** Images per session run for batches of `batchSize` (`count` images in all): equal runs of at most SESSION_RUN_IMAGES. */
+function runSize(count: number, batchSize: number): number {
+  const batch = Math.min(count, batchSize);
+  return Math.ceil(batch / Math.ceil(batch / SESSION_RUN_IMAGES));
 }
 
 export class OnnxEngine implements FeatureEngine {
@@ -58,8 +72,9 @@ export class OnnxEngine implements FeatureEngine {
   private async runGradient(session: ort.InferenceSession, pixels: Uint8Array, count: number, feeds: (start: number, size: number) => Record<string, ort.Tensor>): Promise<LossGradient> {
     const gradient = new Float32Array(count * this.pixelsPerImage);
     const losses = new Float32Array(count);
-    for (let start = 0; start < count; start += this.options.batchSize) {
-      const size = Math.min(this.options.batchSize, count - start);
+    const run = runSize(count, this.options.batchSize);
+    for (let start = 0; start < count; start += run) {
+      const size = Math.min(run, count - start);
       const result = await session.run({ pixels: this.pixelTensor(pixels, start, size), ...feeds(start, size) });
       gradient.set(result.gradient.data as Float32Array, start * this.pixelsPerImage);
       losses.set(result.losses.data as Float32Array, start);
@@ -76,8 +91,9 @@ export class OnnxEngine implements FeatureEngine {
     checkPixelCount(pixels, count, this.pixelsPerImage);
     const session = await this.forward();
     const features = new Float32Array(count * this.dimension);
-    for (let start = 0; start < count; start += this.options.batchSize) {
-      const size = Math.min(this.options.batchSize, count - start);
+    const run = runSize(count, this.options.batchSize);
+    for (let start = 0; start < count; start += run) {
+      const size = Math.min(run, count - start);
       const result = await session.run({ pixels: this.pixelTensor(pixels, start, size) });
       features.set(result.features.data as Float32Array, start * this.dimension);
     }
