@@ -5,7 +5,7 @@
 // A batch goes through a session in runs of at most SESSION_RUN_IMAGES images, of equal size (a
 // batch of 100 as two runs of 50). Each image's features and gradient are the same bits whatever
 // the run size (test/onnx-engine-runs.test.ts), so the run size is a matter of speed only: at the
-// main setting runs of 50 made a perturbation stage 5-6 % faster than runs of 100 (docs/speed.md,
+// main setting runs of 50 made a perturbation stage 4-8 % faster than runs of 100 (docs/speed.md,
 // *Session 11*), the activations of a smaller run staying in the caches.
 
 import * as ort from 'onnxruntime-node';
