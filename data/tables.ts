@@ -47,7 +47,7 @@ function column<T extends DataType>(type: T, length: number, values: T['TArray']
   return arrow().makeData({ type, length, data: values, nullCount: 0 } as never) as Data<T>;
 }
 
-function fixedSizeList(type: FixedSizeList, values: Uint8Array | Float32Array, length: number) {
+function fixedSizeList(type: FixedSizeList, values: Uint8Array | Int8Array | Float32Array, length: number) {
   const { makeData } = arrow();
   const child = makeData({ type: type.children[0].type, length: length * type.listSize, data: values, nullCount: 0 } as never);
   return makeData({ type, length, child, nullCount: 0 } as never) as unknown as Data<FixedSizeList>;
@@ -75,7 +75,7 @@ export function oneBatchTable(fields: Field[], columns: Data[], metadata: Record
 }
 
 /** The contiguous values of a primitive or fixed-size-list column (one copy only if the table has several batches). */
-function columnValues<A extends Uint8Array | Int32Array | Float32Array>(table: Table, name: string, perRow: number): A {
+function columnValues<A extends Uint8Array | Int8Array | Int32Array | Float32Array>(table: Table, name: string, perRow: number): A {
   const vector = table.getChild(name);
   if (!vector) throw new Error(`table has no column '${name}' (columns: ${table.schema.fields.map((f) => f.name).join(', ')})`);
   const slices = vector.data.map((data) => {
@@ -180,5 +180,36 @@ export function tableToFeatureSet(table: Table): FeatureSet {
     features: columnValues<Float32Array>(table, 'features', dimension),
     classes: classesOf(table),
     description,
+  };
+}
+
+/** The signs (-1, 0, +1) of a loss gradient with respect to each pixel of a set of images, with what computed it. */
+export interface GradientSigns {
+  readonly count: number;
+  /** The images' positions in their split, as in their image table. */
+  readonly indices: Int32Array;
+  /** count * 3072 values, in the images' HWC order. */
+  readonly signs: Int8Array;
+  readonly description: Record<string, string>;
+}
+
+export function gradientSignsToTable(set: GradientSigns): Table {
+  if (set.signs.length !== set.count * IMAGE_BYTES) throw new Error(`gradient signs: ${set.signs.length} values for ${set.count} images (expected ${set.count * IMAGE_BYTES})`);
+  const { Field, FixedSizeList, Int8, Int32 } = arrow();
+  const signs = new Field('signs', new FixedSizeList(IMAGE_BYTES, new Field('item', new Int8(), true)), false);
+  return oneBatchTable(
+    [new Field('index', new Int32(), false), signs],
+    [column(new Int32(), set.count, set.indices), fixedSizeList(signs.type, set.signs, set.count)],
+    { ...set.description, layout: IMAGE_LAYOUT },
+    set.count,
+  );
+}
+
+export function tableToGradientSigns(table: Table): GradientSigns {
+  return {
+    count: table.numRows,
+    indices: columnValues<Int32Array>(table, 'index', 1),
+    signs: columnValues<Int8Array>(table, 'signs', IMAGE_BYTES),
+    description: Object.fromEntries([...table.schema.metadata].filter(([key]) => key !== 'layout')),
   };
 }

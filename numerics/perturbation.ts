@@ -27,6 +27,14 @@ function signOfFloatBits(bits: number): number {
   return nonzeroNumber * (1 | (bits >> 31));
 }
 
+/** The sign of each gradient value as signStep reads it: -1, 0 or +1 (0 for zeros and NaN). */
+export function gradientSigns(gradient: Float32Array): Int8Array {
+  const bits = new Int32Array(gradient.buffer, gradient.byteOffset, gradient.length);
+  const signs = new Int8Array(gradient.length);
+  for (let i = 0; i < bits.length; i++) signs[i] = signOfFloatBits(bits[i]);
+  return signs;
+}
+
 /**
  * Moves each pixel position by `step` against (toward) or along (away) the sign of its loss
  * gradient, then clamps it to the budget ball around the original and to [0, 255]. In place;

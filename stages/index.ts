@@ -4,6 +4,7 @@ import { downloadStage } from './download.js';
 import { backboneStage } from './backbone.js';
 import { featurizeStage } from './featurize.js';
 import { fitReferenceSvmStage } from './fit-reference-svm.js';
+import { gradientSignsStage } from './gradient-signs.js';
 import { perturbStage } from './perturb.js';
 import { refitStage } from './refit.js';
 import { evaluateStage } from './evaluate.js';
@@ -20,6 +21,7 @@ export const stages: readonly AnyStage[] = [
   backboneStage,
   featurizeStage,
   fitReferenceSvmStage,
+  gradientSignsStage,
   perturbStage,
   refitStage,
   evaluateStage,

@@ -23,18 +23,23 @@
 // The statistics need the features of the delivered images, so the stage outputs them too, the
 // same bytes as a featurize stage would compute from its images: the refit reads them without
 // another forward pass over the training set.
+//
+// For 'sign' and 'difference', the first gradient's signs may come from a gradient-signs stage
+// (`first_signs`), which stages that start from the same images share; they are checked to be
+// those of this stage's images, labels, heads and settings.
 
 import pLimit from 'p-limit';
 import { defineStage } from '../pipeline/stage.js';
-import { imageFeaturesToTable, imageSetToTable, tableToImageSet, IMAGE_BYTES, type ImageSet } from '../data/tables.js';
+import { imageFeaturesToTable, imageSetToTable, tableToGradientSigns, tableToImageSet, IMAGE_BYTES, type GradientSigns, type ImageSet } from '../data/tables.js';
 import { tableToModel } from '../numerics/svm/model.js';
-import type { FeatureEngine, LinearHead, LossGradient } from '../numerics/engines/engine.js';
+import type { FeatureEngine, LossGradient } from '../numerics/engines/engine.js';
 import { createEngine, ENGINE_KINDS } from '../numerics/engines/index.js';
 import { decodeBackbone } from '../numerics/backbones/serialize.js';
 import { augmentedWeights, headLossAndAccuracy, linearHead, type AugmentedWeights } from '../numerics/linear-head.js';
 import { rotationTargets } from '../numerics/rotation.js';
 import { influenceDirections } from '../numerics/influence.js';
 import { perturbationStats, SCHEDULES, signStep, stepSizes, type Direction, type Schedule } from '../numerics/perturbation.js';
+import { firstGradientIdentity, lossGradient, type SignLoss } from './gradient-signs.js';
 
 const METHODS = ['sign', 'difference', 'rotation', 'influence'] as const;
 /** Images per engine call, in batches: the engine spreads a call's batches over its threads. */
@@ -68,12 +73,10 @@ interface Attack {
 interface AttackInputs {
   readonly direction: Direction;
   readonly labels: Uint8Array;
-  readonly desired: LinearHead;
-  readonly fair?: LinearHead;
+  /** sign and difference: their loss. */
+  readonly signLoss?: SignLoss;
   readonly weights?: { readonly desired: AugmentedWeights; readonly fair: AugmentedWeights };
   readonly delta: number;
-  /** difference: the weight of the fair head's cross-entropy. */
-  readonly fairWeight: number;
   /** influence: the batch's feature-space directions (count x dimension). */
   readonly influence?: Float32Array;
   /** The batch's images before the steps. */
@@ -84,9 +87,8 @@ interface AttackInputs {
 async function attackFor(method: Method, engine: FeatureEngine, a: AttackInputs): Promise<Attack> {
   switch (method) {
     case 'sign':
-      return { direction: a.direction, gradient: (pixels) => engine.lossGradient(pixels, a.labels, a.count, a.desired) };
     case 'difference':
-      return { direction: a.direction, gradient: (pixels) => engine.lossGradient(pixels, a.labels, a.count, a.desired, a.fair, a.fairWeight) };
+      return { direction: a.direction, gradient: (pixels) => lossGradient(engine, a.signLoss!, pixels, a.labels, a.count) };
     case 'influence': {
       // Raise v.f(x) (toward) or lower it (away): descend the distance to f(x) +- v, re-centred at every step.
       const sign = a.direction === 'toward' ? 1 : -1;
@@ -123,6 +125,21 @@ function remainingDistances(rotation: NonNullable<Attack['rotation']>, features:
   return sum;
 }
 
+/** The first gradient's signs, once checked to be those of these images, labels, heads and settings. */
+function checkedFirstSigns(signs: GradientSigns, images: ImageSet, signLoss: SignLoss | undefined, method: Method, settings: Parameters<typeof firstGradientIdentity>[2]): GradientSigns {
+  if (!signLoss) throw new Error(`perturb: input 'first_signs' applies to methods 'sign' and 'difference' only (this stage's method is '${method}')`);
+  const sameImages = signs.count === images.count && signs.indices.every((index, i) => index === images.indices[i]);
+  const expected = firstGradientIdentity(images, signLoss, settings);
+  const differing = Object.keys(expected).filter((key) => signs.description[key] !== expected[key]);
+  if (!sameImages || differing.length > 0) {
+    const what = sameImages ? differing.map((key) => `${key} ${JSON.stringify(signs.description[key] ?? '(unset)')} where this stage has ${JSON.stringify(expected[key])}`).join('; ') : `${signs.count} images, this stage ${images.count}`;
+    throw new Error(
+      `perturb: input 'first_signs' was computed from other inputs (${what}); bind it to a gradient-signs stage with this stage's images, model${signLoss.method === 'difference' ? ', fair model, fair_weight' : ''} and settings, or leave it unbound`,
+    );
+  }
+  return signs;
+}
+
 export const perturbStage = defineStage({
   name: 'perturb',
   version: 3,
@@ -153,6 +170,11 @@ export const perturbStage = defineStage({
     model: { kind: 'table', description: 'The desired model, fit on the test features' },
     fair: { kind: 'table', optional: true, description: "The fair model, fit on the clean training features (methods 'difference', 'rotation' and 'influence')" },
     backbone: { kind: 'blob', description: 'The frozen feature extractor' },
+    first_signs: {
+      kind: 'table',
+      optional: true,
+      description: "'sign' and 'difference': the first gradient's signs at these images, from a gradient-signs stage with the same model, loss and settings (unbound: computed here)",
+    },
   },
   outputs: {
     images: { kind: 'table', description: 'Training images after this step (uint8, clamped to 0..255), with method, direction, budget and step in the metadata' },
@@ -189,6 +211,13 @@ export const perturbStage = defineStage({
       const direction = params.direction as Direction;
       const steps = stepSizes(params.schedule as Schedule, params.step, params.iterations);
       const fair = fairModel && linearHead(fairModel, "input 'fair'");
+      const signLoss: SignLoss | undefined = method === 'sign' || method === 'difference' ? { method, desired, fair, fairWeight: params.fair_weight ?? 1 } : undefined;
+      const firstSigns = inputs.first_signs && checkedFirstSigns(tableToGradientSigns(inputs.first_signs), images, signLoss, method, {
+        backbone: backbone.name,
+        feature_layer: params.feature_layer,
+        input_size: params.input_size,
+        engine: params.engine,
+      });
       const weights =
         method === 'rotation' || method === 'influence' ? { desired: augmentedWeights(desiredModel, "input 'model'"), fair: augmentedWeights(fairModel!, "input 'fair'") } : undefined;
       const influence =
@@ -214,19 +243,18 @@ export const perturbStage = defineStage({
         const attack = await attackFor(method, engine, {
           direction,
           labels,
-          desired,
-          fair,
+          signLoss,
           weights,
           delta: params.delta,
-          fairWeight: params.fair_weight ?? 1,
           influence: influence?.directions.subarray(start * dimension, (start + count) * dimension),
           pixels: before,
           count,
         });
         const position = new Float64Array(before);
         let current = before;
-        for (const step of steps) {
-          const { gradient } = await attack.gradient(current);
+        for (const [iteration, step] of steps.entries()) {
+          // Signs of -1, 0 and +1 as float32: signStep reads the same signs from them.
+          const gradient = iteration === 0 && firstSigns ? new Float32Array(firstSigns.signs.subarray(...range)) : (await attack.gradient(current)).gradient;
           current = signStep(position, gradient, original.pixels.subarray(...range), { direction: attack.direction, step, budget: params.budget });
         }
         perturbed.set(current, range[0]);

@@ -2,10 +2,11 @@
 // SVM fit on the real test features: the sign method's single unit step is the paper's step
 // computed directly, steps are numbered from the image tables' metadata, the features it outputs
 // are those featurize computes from its images, influence steps move the features along their
-// directions, and a method that needs the fair model says so.
+// directions, a method that needs the fair model says so, and a first step from a gradient-signs
+// stage's signs is the step the stage computes itself.
 
 import { beforeAll, describe, expect, test } from 'vitest';
-import { imageSetToTable, tableToImageSet, type ImageSet } from '../data/tables.js';
+import { gradientSignsToTable, imageSetToTable, tableToGradientSigns, tableToImageSet, type ImageSet } from '../data/tables.js';
 import type { Blob, StageContext } from '../pipeline/stage.js';
 import { decodeBackbone, encodeBackbone } from '../numerics/backbones/serialize.js';
 import { loadMobileNet } from '../numerics/backbones/mobilenet.js';
@@ -17,6 +18,7 @@ import { fitLinearSvm, modelToTable, tableToModel } from '../numerics/svm/index.
 import { arrow, type Table } from '../pipeline/arrow.js';
 import { featurizeStage } from '../stages/featurize.js';
 import { perturbStage } from '../stages/perturb.js';
+import { gradientSignsStage } from '../stages/gradient-signs.js';
 import { loadMiniCifar } from './fixtures/cifar10-mini.js';
 import { MODELS } from './support/test-images.js';
 
@@ -123,6 +125,40 @@ describe('perturb stage', () => {
     expect(stats).toMatchObject({ fair_weight: 0.5, variant: 'fair weight 0.5' });
     await expect(run(images, { method: 'sign', fair_weight: 0.5 }, fair)).rejects.toThrow(/fair_weight applies to method 'difference' only/);
   }, 120_000);
+
+  test('first signs from a gradient-signs stage give the bytes the stage computes itself; signs of other inputs are refused', async () => {
+    const images = imageSetToTable(everyClass);
+    const engine = new OnnxEngine(decodeBackbone(backbone.bytes), { inputSize: 32, featureLayer: 'conv_pw_5_relu', threads: 2, batchSize: 30 });
+    const features = await engine.features(everyClass.pixels, everyClass.count);
+    await engine.dispose();
+    const fair = modelToTable(await fitLinearSvm({ count: everyClass.count, dimension: 3072, labels: everyClass.labels, features, classes: everyClass.classes, description: {} }, { solver: 'primal-newton', C: 1, eps: 0, bias: 1 }));
+    const { tableToIPC } = arrow();
+    const bytes = (result: Record<string, unknown>) => ['images', 'features'].map((name) => Buffer.from(tableToIPC(result[name] as Table, 'file')).toString('base64')).concat(JSON.stringify(result.stats));
+    const steps = { budget: 2, step: 2, iterations: 2, schedule: 'decay' };
+    for (const loss of [{ method: 'sign' }, { method: 'difference', fair_weight: 0.25 }]) {
+      // Signs computed in batches of 7 (runs of 7), the perturbation in batches of 10: no bit depends on it.
+      const { signs } = await gradientSignsStage.run({ images, model: desired, fair, backbone }, { ...setting, batch_size: 7, ...loss } as never, context);
+      const perturb = (first_signs?: Table, more: Record<string, unknown> = {}) =>
+        perturbStage.run({ images, original: images, model: desired, fair, backbone, first_signs }, { ...defaults, ...setting, ...steps, ...loss, direction: 'away', ...more } as never, context);
+      expect(bytes(await perturb(signs)), loss.method).toEqual(bytes(await perturb()));
+      // The signs are what the first step follows: the opposite signs, under the same metadata, move the pixels elsewhere.
+      const read = tableToGradientSigns(signs);
+      const opposite = gradientSignsToTable({ ...read, signs: read.signs.map((sign) => -sign) });
+      expect(bytes(await perturb(opposite))[0]).not.toEqual(bytes(await perturb())[0]);
+      if (loss.method === 'difference') await expect(perturb(signs, { fair_weight: 0.5 })).rejects.toThrow(/first_signs' was computed from other inputs \(fair_weight "0.25" where this stage has "0.5"/);
+    }
+    const { signs: otherModel } = await gradientSignsStage.run({ images, model: fair, backbone }, setting as never, context);
+    await expect(perturbStage.run({ images, original: images, model: desired, backbone, first_signs: otherModel }, { ...defaults, ...setting } as never, context)).rejects.toThrow(
+      /images_labels_heads_sha256/,
+    );
+    const { signs: otherImages } = await gradientSignsStage.run({ images: imageSetToTable(train), model: desired, backbone }, setting as never, context);
+    await expect(perturbStage.run({ images, original: images, model: desired, backbone, first_signs: otherImages }, { ...defaults, ...setting } as never, context)).rejects.toThrow(
+      /20 images, this stage 60/,
+    );
+    await expect(perturbStage.run({ images, original: images, model: desired, fair, backbone, first_signs: otherImages }, { ...defaults, ...setting, method: 'rotation' } as never, context)).rejects.toThrow(
+      /applies to methods 'sign' and 'difference' only/,
+    );
+  }, 180_000);
 
   test("'difference' and 'rotation' need the fair model", async () => {
     await expect(run(imageSetToTable(train), { method: 'difference' })).rejects.toThrow(/needs the fair model: bind input 'fair'/);
