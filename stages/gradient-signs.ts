@@ -38,8 +38,16 @@ export function lossGradient(engine: FeatureEngine, loss: SignLoss, pixels: Uint
   return loss.method === 'sign' ? engine.lossGradient(pixels, labels, count, loss.desired) : engine.lossGradient(pixels, labels, count, loss.desired, loss.fair, loss.fairWeight);
 }
 
+/** The settings of the engine that computes a gradient. */
+export interface GradientSettings {
+  readonly backbone: string;
+  readonly feature_layer: string;
+  readonly input_size: number;
+  readonly engine: string;
+}
+
 /** What the first gradient's signs depend on, as table metadata: the settings, and one digest of the images, labels and heads. */
-export function firstGradientIdentity(images: ImageSet, loss: SignLoss, settings: { backbone: string; feature_layer: string; input_size: number; engine: string }): Record<string, string> {
+export function firstGradientIdentity(images: ImageSet, loss: SignLoss, settings: GradientSettings): Record<string, string> {
   const hash = createHash('sha256');
   const bytes = (values: Uint8Array | Float32Array) => hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
   [images.pixels, images.labels, loss.desired.weights, loss.desired.bias].forEach(bytes);

@@ -39,7 +39,7 @@ import { augmentedWeights, headLossAndAccuracy, linearHead, type AugmentedWeight
 import { rotationTargets } from '../numerics/rotation.js';
 import { influenceDirections } from '../numerics/influence.js';
 import { perturbationStats, SCHEDULES, signStep, stepSizes, type Direction, type Schedule } from '../numerics/perturbation.js';
-import { firstGradientIdentity, lossGradient, type SignLoss } from './gradient-signs.js';
+import { firstGradientIdentity, lossGradient, type GradientSettings, type SignLoss } from './gradient-signs.js';
 
 const METHODS = ['sign', 'difference', 'rotation', 'influence'] as const;
 /** Images per engine call, in batches: the engine spreads a call's batches over its threads. */
@@ -126,7 +126,7 @@ function remainingDistances(rotation: NonNullable<Attack['rotation']>, features:
 }
 
 /** The first gradient's signs, once checked to be those of these images, labels, heads and settings. */
-function checkedFirstSigns(signs: GradientSigns, images: ImageSet, signLoss: SignLoss | undefined, method: Method, settings: Parameters<typeof firstGradientIdentity>[2]): GradientSigns {
+function checkedFirstSigns(signs: GradientSigns, images: ImageSet, signLoss: SignLoss | undefined, method: Method, settings: GradientSettings): GradientSigns {
   if (!signLoss) throw new Error(`perturb: input 'first_signs' applies to methods 'sign' and 'difference' only (this stage's method is '${method}')`);
   const sameImages = signs.count === images.count && signs.indices.every((index, i) => index === images.indices[i]);
   const expected = firstGradientIdentity(images, signLoss, settings);

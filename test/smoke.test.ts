@@ -39,8 +39,9 @@ describe('configs/smoke.yaml', () => {
   }, 600_000);
   afterAll(() => rmSync(cacheDir, { recursive: true, force: true }));
 
-  it('runs every stage once', () => {
-    expect(firstRun).toMatch(new RegExp(`run 1 succeeded: ${instanceCount} ran, 0 cached, 0 failed`));
+  it('runs every stage once, but for one that reuses the result of an instance with its key', () => {
+    // The first gradient's signs at the clean images (signs@direction=...,k=1) have one key for both directions.
+    expect(firstRun).toMatch(new RegExp(`run 1 succeeded: ${instanceCount - 1} ran, 1 cached, 0 failed`));
   });
 
   it('steers the fair model toward the desired one, and away from it in the opposite direction', () => {
@@ -123,7 +124,14 @@ describe('configs/smoke.yaml', () => {
   it('is the same DAG as configs/cifar.yaml, on fewer images', () => {
     const smoke = parse(readFileSync('configs/smoke.yaml', 'utf8'));
     const full = parse(readFileSync('configs/cifar.yaml', 'utf8'));
-    expect(smoke.stages).toEqual(full.stages);
+    // But for the first gradient of the attack rows: `rotation`, which the smoke run adds, has no
+    // shared first gradient (gradient-signs takes 'sign' and 'difference'), so there each attack row computes its own.
+    type Declaration = { name: string; inputs?: Record<string, unknown> };
+    const withoutSharedAttackSigns = (full.stages as Declaration[])
+      .filter((stage) => stage.name !== 'attack_signs')
+      .map((stage) => (stage.name === 'attack' ? { ...stage, inputs: Object.fromEntries(Object.entries(stage.inputs!).filter(([name]) => name !== 'first_signs')) } : stage));
+    expect(withoutSharedAttackSigns).toHaveLength((full.stages as Declaration[]).length - 1);
+    expect(smoke.stages).toEqual(withoutSharedAttackSigns);
     // The smoke run covers every attack method at one budget in both directions, the full run the best at three.
     const attackParams = ['attack_methods', 'attack_budgets', 'attack_directions', 'weighted_directions'];
     expect({ ...smoke.params, subset: 0, ...Object.fromEntries(attackParams.map((name) => [name, full.params[name]])) }).toEqual(full.params);
