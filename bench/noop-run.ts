@@ -1,7 +1,7 @@
 // Times warm no-op `pipeline run`s (every stage fresh: the run parses the config, hashes keys and
 // outside inputs through the stat cache, checks the history and the artifacts' sizes, records the
 // run) as new processes, the way a user types them:
-// - the study of configs/smoke.yaml (50 stages), through `node dist/pipeline/cli.js` (the bundled
+// - the study of configs/smoke.yaml (57 stages), through `node dist/pipeline/cli.js` (the bundled
 //   CLI, no npm in between) and through `npx pipeline`; its cache is made warm first (one real run
 //   of the smoke study, about a minute, kept in --cache-dir for the next time);
 // - a 20-stage config of a trivial stage type, through the same bundle plus that type, with and
