@@ -5,8 +5,8 @@
 // rows of every budget, in configs/cifar.yaml) would each compute that same gradient. Here it is
 // computed once: its signs, which are all a sign step reads, become an artifact that perturb
 // takes as `first_signs`, and stages with the same inputs share one result by key. The table's
-// metadata names what the signs were computed from (a digest of the images, labels and heads, and
-// the settings), and perturb refuses signs computed from anything else.
+// metadata names what the signs were computed from (the settings, and one digest of the images,
+// labels, heads and backbone), and perturb refuses signs computed from anything else.
 
 import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
@@ -38,19 +38,20 @@ export function lossGradient(engine: FeatureEngine, loss: SignLoss, pixels: Uint
   return loss.method === 'sign' ? engine.lossGradient(pixels, labels, count, loss.desired) : engine.lossGradient(pixels, labels, count, loss.desired, loss.fair, loss.fairWeight);
 }
 
-/** The settings of the engine that computes a gradient. */
+/** The network that computes a gradient: the backbone (its name, and its blob's bytes) and the engine's settings. */
 export interface GradientSettings {
   readonly backbone: string;
+  readonly backboneBytes: Uint8Array;
   readonly feature_layer: string;
   readonly input_size: number;
   readonly engine: string;
 }
 
-/** What the first gradient's signs depend on, as table metadata: the settings, and one digest of the images, labels and heads. */
+/** What the first gradient's signs depend on, as table metadata: the settings, and one digest of the images, labels, heads and backbone. */
 export function firstGradientIdentity(images: ImageSet, loss: SignLoss, settings: GradientSettings): Record<string, string> {
   const hash = createHash('sha256');
   const bytes = (values: Uint8Array | Float32Array) => hash.update(new Uint8Array(values.buffer, values.byteOffset, values.byteLength));
-  [images.pixels, images.labels, loss.desired.weights, loss.desired.bias].forEach(bytes);
+  [images.pixels, images.labels, loss.desired.weights, loss.desired.bias, settings.backboneBytes].forEach(bytes);
   if (loss.method === 'difference') [loss.fair!.weights, loss.fair!.bias].forEach(bytes);
   return {
     method: loss.method,
@@ -59,13 +60,14 @@ export function firstGradientIdentity(images: ImageSet, loss: SignLoss, settings
     feature_layer: settings.feature_layer,
     input_size: String(settings.input_size),
     engine: settings.engine,
-    images_labels_heads_sha256: hash.digest('hex'),
+    inputs_sha256: hash.digest('hex'),
   };
 }
 
 export const gradientSignsStage = defineStage({
   name: 'gradient-signs',
-  version: 1,
+  // 2: the backbone's bytes enter the digest of the inputs.
+  version: 2,
   description: "The signs of the input gradient of a perturbation's loss at its images: the first step of the perturbation stages that share them",
   allCores: true,
   params: {
@@ -124,7 +126,13 @@ export const gradientSignsStage = defineStage({
         limit.clearQueue();
         throw error;
       });
-      const description = firstGradientIdentity(images, loss, { backbone: backbone.name, feature_layer: params.feature_layer, input_size: params.input_size, engine: params.engine });
+      const description = firstGradientIdentity(images, loss, {
+        backbone: backbone.name,
+        backboneBytes: inputs.backbone.bytes,
+        feature_layer: params.feature_layer,
+        input_size: params.input_size,
+        engine: params.engine,
+      });
       return { signs: gradientSignsToTable({ count: images.count, indices: images.indices, signs, description }) };
     } finally {
       await engine.dispose();

@@ -214,6 +214,7 @@ export const perturbStage = defineStage({
       const signLoss: SignLoss | undefined = method === 'sign' || method === 'difference' ? { method, desired, fair, fairWeight: params.fair_weight ?? 1 } : undefined;
       const firstSigns = inputs.first_signs && checkedFirstSigns(tableToGradientSigns(inputs.first_signs), images, signLoss, method, {
         backbone: backbone.name,
+        backboneBytes: inputs.backbone.bytes,
         feature_layer: params.feature_layer,
         input_size: params.input_size,
         engine: params.engine,

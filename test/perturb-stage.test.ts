@@ -149,7 +149,7 @@ describe('perturb stage', () => {
     }
     const { signs: otherModel } = await gradientSignsStage.run({ images, model: fair, backbone }, setting as never, context);
     await expect(perturbStage.run({ images, original: images, model: desired, backbone, first_signs: otherModel }, { ...defaults, ...setting } as never, context)).rejects.toThrow(
-      /images_labels_heads_sha256/,
+      /inputs_sha256/,
     );
     const { signs: otherImages } = await gradientSignsStage.run({ images: imageSetToTable(train), model: desired, backbone }, setting as never, context);
     await expect(perturbStage.run({ images, original: images, model: desired, backbone, first_signs: otherImages }, { ...defaults, ...setting } as never, context)).rejects.toThrow(
