@@ -64,6 +64,15 @@ export function firstGradientIdentity(images: ImageSet, loss: SignLoss, settings
   };
 }
 
+/** The params that set a perturbation's loss and the network that differentiates it: perturb's, and so those of the signs it takes. */
+export const gradientParamSchema = {
+  fair_weight: { type: 'number', min: 0, optional: true, description: "difference: the weight of the fair head's cross-entropy (unset: 1)" },
+  input_size: { type: 'integer', default: 64, min: 32, description: 'Side the 32x32 images are resized to inside the network (as in featurize)' },
+  feature_layer: { type: 'string', description: 'Backbone layer whose flattened activations are the features (as in featurize)' },
+  engine: { type: 'enum', values: ENGINE_KINDS, default: 'onnx', description: 'Compute engine for the input gradient' },
+  batch_size: { type: 'integer', default: 100, min: 1, description: 'Images per engine call' },
+} as const;
+
 export const gradientSignsStage = defineStage({
   name: 'gradient-signs',
   // 2: the backbone's bytes enter the digest of the inputs.
@@ -72,11 +81,7 @@ export const gradientSignsStage = defineStage({
   allCores: true,
   params: {
     method: { type: 'enum', values: FIRST_SIGN_METHODS, default: 'sign', description: "The loss, as perturb's method: 'sign' (the desired head's cross-entropy) or 'difference' (minus the fair head's)" },
-    fair_weight: { type: 'number', min: 0, optional: true, description: "difference: the weight of the fair head's cross-entropy (unset: 1)" },
-    input_size: { type: 'integer', default: 64, min: 32, description: 'Side the 32x32 images are resized to inside the network (as in perturb)' },
-    feature_layer: { type: 'string', description: 'Backbone layer whose flattened activations are the features (as in perturb)' },
-    engine: { type: 'enum', values: ENGINE_KINDS, default: 'onnx', description: 'Compute engine for the input gradient' },
-    batch_size: { type: 'integer', default: 100, min: 1, description: 'Images per engine call' },
+    ...gradientParamSchema,
   },
   inputs: {
     images: { kind: 'table', description: 'The images the perturbation stages start from' },

@@ -33,13 +33,13 @@ import { defineStage } from '../pipeline/stage.js';
 import { imageFeaturesToTable, imageSetToTable, tableToGradientSigns, tableToImageSet, IMAGE_BYTES, type GradientSigns, type ImageSet } from '../data/tables.js';
 import { tableToModel } from '../numerics/svm/model.js';
 import type { FeatureEngine, LossGradient } from '../numerics/engines/engine.js';
-import { createEngine, ENGINE_KINDS } from '../numerics/engines/index.js';
+import { createEngine } from '../numerics/engines/index.js';
 import { decodeBackbone } from '../numerics/backbones/serialize.js';
 import { augmentedWeights, headLossAndAccuracy, linearHead, type AugmentedWeights } from '../numerics/linear-head.js';
 import { rotationTargets } from '../numerics/rotation.js';
 import { influenceDirections } from '../numerics/influence.js';
 import { perturbationStats, SCHEDULES, signStep, stepSizes, type Direction, type Schedule } from '../numerics/perturbation.js';
-import { firstGradientIdentity, lossGradient, type GradientSettings, type SignLoss } from './gradient-signs.js';
+import { firstGradientIdentity, gradientParamSchema, lossGradient, type GradientSettings, type SignLoss } from './gradient-signs.js';
 
 const METHODS = ['sign', 'difference', 'rotation', 'influence'] as const;
 /** Images per engine call, in batches: the engine spreads a call's batches over its threads. */
@@ -158,11 +158,7 @@ export const perturbStage = defineStage({
     schedule: { type: 'enum', values: SCHEDULES, default: 'constant', description: "'constant': every iteration moves `step`; 'decay': linearly down to step / iterations" },
     budget: { type: 'integer', default: 0, min: 0, max: 255, description: 'Largest total change of a pixel from the original (0: unbounded)' },
     delta: { type: 'number', default: 0.1, min: 0, description: "rotation: the rotation's size (radians, for orthogonal unit weight vectors)" },
-    fair_weight: { type: 'number', min: 0, optional: true, description: "difference: the weight of the fair head's cross-entropy (unset: 1)" },
-    input_size: { type: 'integer', default: 64, min: 32, description: 'Side the 32x32 images are resized to inside the network (as in featurize)' },
-    feature_layer: { type: 'string', description: 'Backbone layer whose flattened activations are the features (as in featurize)' },
-    engine: { type: 'enum', values: ENGINE_KINDS, default: 'onnx', description: 'Compute engine for the input gradient' },
-    batch_size: { type: 'integer', default: 100, min: 1, description: 'Images per engine call' },
+    ...gradientParamSchema,
   },
   inputs: {
     images: { kind: 'table', description: 'Training images before this step (the clean ones at step 1)' },
