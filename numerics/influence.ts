@@ -75,7 +75,8 @@ export async function influenceDirections(
   const classes = fair.classes;
   const ys = Array.from({ length: classes }, (_, c) => Int8Array.from(labels, (label) => (label === c ? 1 : -1)));
   const { matrixProducts } = await import('./svm/matrix-products.js');
-  const products = await matrixProducts(features, count, d, options.threads);
+  // Up to two columns per class: the scores of the fair rows and of z, in one product.
+  const products = await matrixProducts(features, count, d, options.threads, 2 * classes);
   const shape = { rows: count, dimension: d, bias: fair.constant };
   try {
     const solves = await runInLockstep(

@@ -26,7 +26,7 @@ function largestRelativeDifference(a: ArrayLike<number>, b: ArrayLike<number>): 
 
 test('Hessian products X\'(D o (X V + B)) on all rows and on the gathered active rows', async () => {
   const { count: n, dimension: d, features: x } = train;
-  const products = await matrixProducts(x, n, d, 2);
+  const products = await matrixProducts(x, n, d, 2, 3);
   try {
     const k = 3;
     const right = Float64Array.from({ length: d * k }, (_, at) => Math.sin(at) / 100);

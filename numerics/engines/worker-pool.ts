@@ -6,10 +6,10 @@
 // engine: the results are the same bytes.
 
 import { Worker } from 'node:worker_threads';
-import { existsSync } from 'node:fs';
 import type { BackboneDescription } from '../backbones/description.js';
 import { checkPixelCount, type EngineOptions, type FeatureEngine, type LinearHead, type LossGradient } from './engine.js';
 import { IMAGE_BYTES } from '../../data/tables.js';
+import { builtFile } from '../built-file.js';
 
 /** One batch's work, as the worker receives it (engine-worker.ts). */
 export type BatchCall =
@@ -32,19 +32,6 @@ export interface WorkerSetup {
   readonly kind: string;
   readonly backbone: BackboneDescription;
   readonly options: EngineOptions;
-}
-
-/** tsc's output of engine-worker.ts, found from this module's place in the sources, the build or the bundle's chunks. */
-function workerScript(): URL {
-  let folder = new URL('.', import.meta.url);
-  while (!existsSync(new URL('package.json', folder))) {
-    const parent = new URL('..', folder);
-    if (parent.href === folder.href) throw new Error('engine worker: no package.json above ' + import.meta.url);
-    folder = parent;
-  }
-  const script = new URL('dist/numerics/engines/engine-worker.js', folder);
-  if (!existsSync(script)) throw new Error(`engine worker: ${script.pathname} is missing: run \`npm run build\``);
-  return script;
 }
 
 class EngineWorker {
@@ -76,7 +63,7 @@ class EngineWorker {
 
 /** Starts `options.threads` workers, each with a single-threaded engine of `kind`. */
 export async function createWorkerPool(kind: string, backbone: BackboneDescription, options: EngineOptions): Promise<FeatureEngine> {
-  const script = workerScript();
+  const script = builtFile('numerics/engines/engine-worker.js', import.meta.url);
   const setup: WorkerSetup = { kind, backbone, options: { ...options, threads: 1 } };
   const threads = Array.from({ length: options.threads }, () => new Worker(script, { workerData: setup }));
   const started = threads.map(

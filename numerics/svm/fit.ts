@@ -119,7 +119,7 @@ async function solvePrimalNewton(
   // Imported here, not at the top: loading onnxruntime costs every CLI command that imports the stages.
   const { matrixProducts } = await import('./matrix-products.js');
   const d = set.dimension;
-  const products = await matrixProducts(set.features, set.count, d, threads);
+  const products = await matrixProducts(set.features, set.count, d, threads, positives.length);
   try {
     const problems = positives.map((positive) => ({
       y: Int8Array.from(set.labels, (label) => (label === positive ? 1 : -1)),
