@@ -9,9 +9,8 @@
 //
 // Every binary problem is a generator that yields the matrix products it needs; the driver runs
 // the one-vs-rest problems in lockstep and serves each round's requests as one matrix product
-// per kind (X V with up to one column per class), which is where the time goes. The objective and
-// the gradient are computed in double, the Hessian products of conjugate gradient and the
-// preconditioner in float32 (see matrix-products.ts).
+// per kind (X V with up to one column per class), which is where the time goes. Every product is
+// in double except the diagonal preconditioner's, in float32 (see matrix-products.ts).
 
 import type { MatrixProducts } from './matrix-products.js';
 

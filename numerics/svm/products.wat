@@ -139,10 +139,9 @@
   ;; consecutive memory).
   (func $accumulate (param $x i32) (param $d i32) (param $rows i32) (param $from i32) (param $to i32)
                     (param $s i32) (param $sStride i32) (param $columns i32) (param $tile i32) (param $partial i32)
-    (local $rowBytes i32) (local $valid i32) (local $at i32) (local $c i32) (local $pp i32)
-    (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32)
-    (local $w i32) (local $tp i32)
-    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $acc v128)
+    (local $rowBytes i32) (local $valid i32) (local $at i32) (local $c i32) (local $pp i32) (local $w i32) (local $tp i32) (local $i i32)
+    (local $q0 i32) (local $q1 i32) (local $q2 i32) (local $q3 i32) (local $q4 i32) (local $q5 i32) (local $q6 i32) (local $q7 i32)
+    (local $x0 v128) (local $x1 v128) (local $x2 v128) (local $x3 v128) (local $x4 v128) (local $x5 v128) (local $x6 v128) (local $x7 v128) (local $acc v128)
     (local.set $rowBytes (i32.shl (local.get $d) (i32.const 2)))
     (memory.fill (local.get $partial) (i32.const 0)
       (i32.shl (i32.mul (i32.shr_u (i32.add (local.get $d) (i32.const 1)) (i32.const 1)) (local.get $columns)) (i32.const 4)))
@@ -150,29 +149,37 @@
       (loop $rowsLoop
         (br_if $rowsDone (i32.ge_u (local.get $from) (local.get $to)))
         (local.set $valid (i32.sub (local.get $to) (local.get $from)))
-        (if (i32.gt_u (local.get $valid) (i32.const 4)) (then (local.set $valid (i32.const 4))))
-        ;; The tile's weights, column by column (tile[c][i] = s[from + i][c]); a missing row repeats
-        ;; row 0 with zero weights: x * 0 added to a sum that is never -0 leaves it unchanged.
+        (if (i32.gt_u (local.get $valid) (i32.const 8)) (then (local.set $valid (i32.const 8))))
+        ;; Up to 8 rows at a time. Their weights go to the tile column by column (tile[c][i] =
+        ;; s[from + i][c]); a missing row repeats the first with zero weights: x * 0 added to a sum
+        ;; that is never -0 leaves it unchanged.
         (local.set $q0 (call $row (local.get $x) (local.get $rowBytes) (local.get $rows) (local.get $from)))
-        (local.set $q1 (local.get $q0)) (local.set $q2 (local.get $q0)) (local.set $q3 (local.get $q0))
+        (local.set $q1 (local.get $q0)) (local.set $q2 (local.get $q0)) (local.set $q3 (local.get $q0)) (local.set $q4 (local.get $q0)) (local.set $q5 (local.get $q0)) (local.set $q6 (local.get $q0)) (local.set $q7 (local.get $q0))
         (if (i32.gt_u (local.get $valid) (i32.const 1)) (then
           (local.set $q1 (call $row (local.get $x) (local.get $rowBytes) (local.get $rows) (i32.add (local.get $from) (i32.const 1))))))
         (if (i32.gt_u (local.get $valid) (i32.const 2)) (then
           (local.set $q2 (call $row (local.get $x) (local.get $rowBytes) (local.get $rows) (i32.add (local.get $from) (i32.const 2))))))
         (if (i32.gt_u (local.get $valid) (i32.const 3)) (then
           (local.set $q3 (call $row (local.get $x) (local.get $rowBytes) (local.get $rows) (i32.add (local.get $from) (i32.const 3))))))
-        (memory.fill (local.get $tile) (i32.const 0) (i32.shl (local.get $columns) (i32.const 5)))
+        (if (i32.gt_u (local.get $valid) (i32.const 4)) (then
+          (local.set $q4 (call $row (local.get $x) (local.get $rowBytes) (local.get $rows) (i32.add (local.get $from) (i32.const 4))))))
+        (if (i32.gt_u (local.get $valid) (i32.const 5)) (then
+          (local.set $q5 (call $row (local.get $x) (local.get $rowBytes) (local.get $rows) (i32.add (local.get $from) (i32.const 5))))))
+        (if (i32.gt_u (local.get $valid) (i32.const 6)) (then
+          (local.set $q6 (call $row (local.get $x) (local.get $rowBytes) (local.get $rows) (i32.add (local.get $from) (i32.const 6))))))
+        (if (i32.gt_u (local.get $valid) (i32.const 7)) (then
+          (local.set $q7 (call $row (local.get $x) (local.get $rowBytes) (local.get $rows) (i32.add (local.get $from) (i32.const 7))))))
+        (memory.fill (local.get $tile) (i32.const 0) (i32.mul (local.get $columns) (i32.const 64)))
         (local.set $c (i32.const 0))
         (loop $tileColumns
           (local.set $w (i32.add (i32.add (local.get $s) (i32.mul (local.get $from) (local.get $sStride))) (i32.shl (local.get $c) (i32.const 3))))
-          (local.set $tp (i32.add (local.get $tile) (i32.shl (local.get $c) (i32.const 5))))
-          (f64.store (local.get $tp) (f64.load (local.get $w)))
-          (if (i32.gt_u (local.get $valid) (i32.const 1)) (then
-            (f64.store offset=8 (local.get $tp) (f64.load (i32.add (local.get $w) (local.get $sStride))))))
-          (if (i32.gt_u (local.get $valid) (i32.const 2)) (then
-            (f64.store offset=16 (local.get $tp) (f64.load (i32.add (local.get $w) (i32.shl (local.get $sStride) (i32.const 1)))))))
-          (if (i32.gt_u (local.get $valid) (i32.const 3)) (then
-            (f64.store offset=24 (local.get $tp) (f64.load (i32.add (local.get $w) (i32.mul (local.get $sStride) (i32.const 3)))))))
+          (local.set $tp (i32.add (local.get $tile) (i32.mul (local.get $c) (i32.const 64))))
+          (local.set $i (i32.const 0))
+          (loop $tileRows
+            (f64.store (i32.add (local.get $tp) (i32.shl (local.get $i) (i32.const 3))) (f64.load (local.get $w)))
+            (local.set $w (i32.add (local.get $w) (local.get $sStride)))
+            (local.set $i (i32.add (local.get $i) (i32.const 1)))
+            (br_if $tileRows (i32.lt_u (local.get $i) (local.get $valid))))
           (local.set $c (i32.add (local.get $c) (i32.const 1)))
           (br_if $tileColumns (i32.lt_u (local.get $c) (local.get $columns))))
         (local.set $at (i32.const 0))
@@ -183,6 +190,10 @@
             (local.set $x1 (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $q1) (i32.shl (local.get $at) (i32.const 2))))))
             (local.set $x2 (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $q2) (i32.shl (local.get $at) (i32.const 2))))))
             (local.set $x3 (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $q3) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x4 (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $q4) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x5 (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $q5) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x6 (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $q6) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x7 (f64x2.promote_low_f32x4 (v128.load64_zero (i32.add (local.get $q7) (i32.shl (local.get $at) (i32.const 2))))))
             (local.set $pp (i32.add (local.get $partial) (i32.shl (i32.mul (local.get $at) (local.get $columns)) (i32.const 3))))
             (local.set $tp (local.get $tile))
             (local.set $c (i32.const 0))
@@ -192,37 +203,49 @@
               (local.set $acc (f64x2.relaxed_madd (local.get $x1) (v128.load64_splat offset=8 (local.get $tp)) (local.get $acc)))
               (local.set $acc (f64x2.relaxed_madd (local.get $x2) (v128.load64_splat offset=16 (local.get $tp)) (local.get $acc)))
               (local.set $acc (f64x2.relaxed_madd (local.get $x3) (v128.load64_splat offset=24 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x4) (v128.load64_splat offset=32 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x5) (v128.load64_splat offset=40 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x6) (v128.load64_splat offset=48 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x7) (v128.load64_splat offset=56 (local.get $tp)) (local.get $acc)))
               (v128.store (local.get $pp) (local.get $acc))
               (local.set $pp (i32.add (local.get $pp) (i32.const 16)))
-              (local.set $tp (i32.add (local.get $tp) (i32.const 32)))
+              (local.set $tp (i32.add (local.get $tp) (i32.const 64)))
               (local.set $c (i32.add (local.get $c) (i32.const 1)))
               (br_if $columnsLoop (i32.lt_u (local.get $c) (local.get $columns))))
             (local.set $at (i32.add (local.get $at) (i32.const 2)))
             (br $pairs)))
         ;; An odd last feature: lane 1 reads nothing and is not stored.
         (if (i32.lt_u (local.get $at) (local.get $d)) (then
-          (local.set $x0 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q0) (i32.shl (local.get $at) (i32.const 2))))))
-          (local.set $x1 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q1) (i32.shl (local.get $at) (i32.const 2))))))
-          (local.set $x2 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q2) (i32.shl (local.get $at) (i32.const 2))))))
-          (local.set $x3 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q3) (i32.shl (local.get $at) (i32.const 2))))))
-          (local.set $pp (i32.add (local.get $partial) (i32.shl (i32.mul (local.get $at) (local.get $columns)) (i32.const 3))))
-          (local.set $tp (local.get $tile))
-          (local.set $c (i32.const 0))
-          (loop $lastColumns
-            (local.set $acc (v128.load64_zero (local.get $pp)))
-            (local.set $acc (f64x2.relaxed_madd (local.get $x0) (v128.load64_splat (local.get $tp)) (local.get $acc)))
-            (local.set $acc (f64x2.relaxed_madd (local.get $x1) (v128.load64_splat offset=8 (local.get $tp)) (local.get $acc)))
-            (local.set $acc (f64x2.relaxed_madd (local.get $x2) (v128.load64_splat offset=16 (local.get $tp)) (local.get $acc)))
-            (local.set $acc (f64x2.relaxed_madd (local.get $x3) (v128.load64_splat offset=24 (local.get $tp)) (local.get $acc)))
-            (v128.store64_lane 0 (local.get $pp) (local.get $acc))
-            (local.set $pp (i32.add (local.get $pp) (i32.const 16)))
-            (local.set $tp (i32.add (local.get $tp) (i32.const 32)))
-            (local.set $c (i32.add (local.get $c) (i32.const 1)))
-            (br_if $lastColumns (i32.lt_u (local.get $c) (local.get $columns))))))
+            (local.set $x0 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q0) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x1 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q1) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x2 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q2) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x3 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q3) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x4 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q4) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x5 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q5) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x6 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q6) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $x7 (f64x2.promote_low_f32x4 (v128.load32_zero (i32.add (local.get $q7) (i32.shl (local.get $at) (i32.const 2))))))
+            (local.set $pp (i32.add (local.get $partial) (i32.shl (i32.mul (local.get $at) (local.get $columns)) (i32.const 3))))
+            (local.set $tp (local.get $tile))
+            (local.set $c (i32.const 0))
+            (loop $lastColumns
+              (local.set $acc (v128.load64_zero (local.get $pp)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x0) (v128.load64_splat (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x1) (v128.load64_splat offset=8 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x2) (v128.load64_splat offset=16 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x3) (v128.load64_splat offset=24 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x4) (v128.load64_splat offset=32 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x5) (v128.load64_splat offset=40 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x6) (v128.load64_splat offset=48 (local.get $tp)) (local.get $acc)))
+              (local.set $acc (f64x2.relaxed_madd (local.get $x7) (v128.load64_splat offset=56 (local.get $tp)) (local.get $acc)))
+              (v128.store64_lane 0 (local.get $pp) (local.get $acc))
+              (local.set $pp (i32.add (local.get $pp) (i32.const 16)))
+              (local.set $tp (i32.add (local.get $tp) (i32.const 64)))
+              (local.set $c (i32.add (local.get $c) (i32.const 1)))
+              (br_if $lastColumns (i32.lt_u (local.get $c) (local.get $columns))))))
         (local.set $from (i32.add (local.get $from) (local.get $valid)))
         (br $rowsLoop))))
 
-;; out[j][c] = sum over blocks b in order of partials[b][j][c] (each laid out as in accumulate),
+  ;; out[j][c] = sum over blocks b in order of partials[b][j][c] (each laid out as in accumulate),
   ;; for the feature pairs [from, to) and c < columns, out being d x columns; scratch holds
   ;; (to - from) x columns vectors.
   (func $combine (param $partials i32) (param $blocks i32) (param $columns i32) (param $d i32)
@@ -318,7 +341,7 @@
           (call $accumulate (call $param (i32.const 0)) (call $param (i32.const 1)) (call $param (i32.const 2))
             (local.get $from) (local.get $to) (call $param (i32.const 10)) (call $param (i32.const 11))
             (call $param (i32.const 6))
-            (i32.add (call $param (i32.const 16)) (i32.mul (local.get $item) (i32.shl (call $param (i32.const 6)) (i32.const 5))))
+            (i32.add (call $param (i32.const 16)) (i32.mul (local.get $item) (i32.shl (call $param (i32.const 6)) (i32.const 6))))
             (i32.add (call $param (i32.const 12)) (i32.mul (local.get $item)
               (i32.shl (i32.mul (call $param (i32.const 6)) (i32.shr_u (i32.add (call $param (i32.const 1)) (i32.const 1)) (i32.const 1))) (i32.const 4))))))
         (br $items))))
