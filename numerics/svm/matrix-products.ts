@@ -162,7 +162,7 @@ export async function matrixProducts(matrix: Float32Array, rows: number, dimensi
     partials: region(blocksMax * pairs * maxColumns * 16),
     blockStarts: region((blocksMax + 1) * 4),
     out: region(Math.max(rows * paddedMax, d * maxColumns) * 8),
-    scratch: region(Math.max(combineItems * COMBINE_PAIRS * 16, blocksMax * 64) * maxColumns),
+    scratch: region(Math.max(combineItems * COMBINE_PAIRS * 16, blocksMax * 32) * maxColumns),
   };
   const pages = Math.ceil(end / PAGE_BYTES);
   if (pages > MAX_PAGES) {
