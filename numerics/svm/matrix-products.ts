@@ -94,22 +94,24 @@ function compiledKernels(): WebAssembly.Module {
   return kernels;
 }
 
-// A worker runs `work` each time the generation (control[0]) changes, counts itself done in
-// control[1], and records a failure in control[FAILED] rather than dying while the main thread waits.
+// A worker runs `work` each time the generation (control[0]) changes and counts itself done in
+// control[1]. A failure, even to instantiate, sets control[FAILED] instead of ending the worker,
+// so the main thread, which waits in Atomics.wait and so handles no event, is never left waiting.
+const FAILED = 62;
 const workerSource = `
 const { workerData } = require('node:worker_threads');
 const { module, memory } = workerData;
-const { work } = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const control = new Int32Array(memory.buffer, 0, 64);
+let work;
+try { work = new WebAssembly.Instance(module, { env: { memory } }).exports.work; } catch {}
 for (let seen = 0; ; ) {
   Atomics.wait(control, 0, seen);
   seen = Atomics.load(control, 0);
   if (seen < 0) break;
-  try { work(); } catch { Atomics.store(control, 62, 1); }
+  try { work(); } catch { Atomics.store(control, ${FAILED}, 1); }
   Atomics.add(control, 1, 1);
   Atomics.notify(control, 1);
 }`;
-const FAILED = 62;
 
 /** The float32 preconditioner product (X o X)' U on onnxruntime. */
 async function squaredProduct(matrix: Float32Array, rows: number, dimension: number, threads: number) {
