@@ -89,6 +89,8 @@ for (const [width, threads] of [
     const reference = await onnxruntimeProducts(matrix, rows, width);
     const products = await matrixProducts(matrix, rows, width, threads, 20);
     try {
+      // Buffers are sized for 20 right-hand sides: 21 is refused rather than written past them.
+      await expect(products.times(waves(width * 21, 0), 21)).rejects.toThrow(/21 right-hand sides/);
       for (const k of [1, 2, 5, 10, 17, 20]) {
         const v = waves(width * k, k);
         const u = waves(rows * k, k + 100);

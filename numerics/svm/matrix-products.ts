@@ -203,8 +203,12 @@ export async function matrixProducts(matrix: Float32Array, rows: number, dimensi
     }
     if (Atomics.load(control, FAILED) !== 0) throw new Error('SVM products: a worker thread failed');
   };
+  const checkColumns = (columns: number) => {
+    if (!(columns >= 1 && columns <= maxColumns)) throw new Error(`SVM products: ${columns} right-hand sides, for buffers sized for 1 to ${maxColumns}`);
+  };
   /** Writes V (d x k) into the kernels' right-hand side, padded to an even number of columns. */
   const setRight = (right: Float64Array, columns: number) => {
+    checkColumns(columns);
     const padded = columns + (columns % 2);
     const target = doubles(at.right, d * padded);
     if (padded !== columns) target.fill(0);
@@ -242,6 +246,7 @@ export async function matrixProducts(matrix: Float32Array, rows: number, dimensi
       return product;
     },
     transposeTimes: async (right, columns) => {
+      checkColumns(columns);
       doubles(at.scaled, rows * columns).set(right);
       setParams({ rows: at.allRows, count: rows, columns, scaled: at.scaled, scaledStride: columns * 8 });
       runTask(TASK.transposeTimes, setBlocks(allRows, rows, false));
